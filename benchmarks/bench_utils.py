@@ -1,0 +1,89 @@
+"""Shared helpers for the benchmark scripts: timing compiled calls and recording results."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Tuple
+
+import jax
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine_info(packages: Iterable[str] = ("jax", "jaxlib", "flax", "optax", "numpy")) -> Dict[str, Any]:
+    """CPU/GPU model, core count and package versions, recorded beside every result."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "devices": [str(d) for d in jax.devices()],
+        "backend": jax.default_backend(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "commit": commit,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def time_compiled(fn: Callable[..., Any], *args: Any, repeats: int = 3) -> Tuple[float, float]:
+    """``(compile_seconds, best_run_seconds)`` of ``jax.jit(fn)(*args)``.
+
+    Compilation is timed through ``lower().compile()``; runs block on the result and the
+    best of ``repeats`` is reported (the least disturbed by other load).
+    """
+    t0 = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    jax.block_until_ready(compiled(*args))  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        best = min(best, time.perf_counter() - t0)
+    return compile_s, best
+
+
+def write_result(name: str, payload: Dict[str, Any], markdown: str | None = None) -> Path:
+    """Write ``results/<name>.json`` (and ``<name>.md`` when given) with machine info."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"machine": machine_info(), **payload}
+    path = RESULTS / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    os.replace(tmp, path)
+    if markdown is not None:
+        (RESULTS / f"{name}.md").write_text(markdown)
+    return path
+
+
+def markdown_table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    header = list(header)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(c) for c in row) + " |")
+    return "\n".join(lines) + "\n"

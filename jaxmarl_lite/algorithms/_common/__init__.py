@@ -1,0 +1,1 @@
+"""Pieces shared by the algorithms (networks, replay, GAE, normalisation, schedules)."""

@@ -1,0 +1,48 @@
+"""Types and helpers shared by every algorithm's ``make_train``.
+
+Every ``train(key)`` returns a :class:`TrainResult`: the final carry (parameters,
+optimiser state, env state, ...) and a dict of metric arrays with a leading
+``[num_updates]`` axis (``[num_seeds, num_updates]`` under ``jax.vmap(train)``). Metric
+names shared by all algorithms: ``env_steps`` (cumulative env steps per seed),
+``episode_return`` (mean team return of the episodes that finished during the update,
+carried forward when none finished), ``episode_length``, and, where the algorithm
+evaluates, ``eval_return``.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class TrainResult(NamedTuple):
+    carry: Any
+    metrics: Dict[str, jax.Array]
+
+
+class EpisodeMetrics(NamedTuple):
+    episode_return: jax.Array  # [] mean team return over finished episodes
+    episode_length: jax.Array  # [] mean length over finished episodes
+    num_episodes: jax.Array  # [] how many finished
+
+
+def episode_metrics(info: Dict[str, jax.Array], previous: EpisodeMetrics) -> EpisodeMetrics:
+    """Average the :class:`~jaxmarl_lite.wrappers.EpisodeStats` fields of ``info`` (any
+    leading batch/time axes) over the episodes that finished; keep ``previous`` values
+    when none did."""
+    done = info["returned_episode"].astype(jnp.float32)
+    n = done.sum()
+    safe = jnp.maximum(n, 1.0)
+    ret = (info["returned_team_return"] * done).sum() / safe
+    length = (info["returned_episode_lengths"].astype(jnp.float32) * done).sum() / safe
+    return EpisodeMetrics(
+        episode_return=jnp.where(n > 0, ret, previous.episode_return),
+        episode_length=jnp.where(n > 0, length, previous.episode_length),
+        num_episodes=n,
+    )
+
+
+def initial_episode_metrics() -> EpisodeMetrics:
+    nan = jnp.asarray(jnp.nan, jnp.float32)
+    return EpisodeMetrics(nan, nan, jnp.zeros((), jnp.float32))
