@@ -164,30 +164,19 @@ class MultiAgentEnv:
         actions = jnp.asarray(actions)
         space = self.action_space
         if isinstance(space, Discrete):
-            expected = (self.num_agents,)
-            if actions.shape != expected:
-                raise ValueError(
-                    f"{type(self).__name__}.step expected discrete actions of shape "
-                    f"{expected} (one int per agent), got shape {actions.shape}"
-                )
-            if not jnp.issubdtype(actions.dtype, jnp.integer):
-                raise TypeError(
-                    f"{type(self).__name__}.step expected integer actions of shape "
-                    f"{expected}, got dtype {actions.dtype}"
-                )
+            self._expect_actions(actions, (self.num_agents,), jnp.integer, "discrete", "int")
             return jnp.clip(actions, 0, space.n - 1).astype(jnp.int32)
         expected = (self.num_agents,) + space.shape
-        if actions.shape != expected:
-            raise ValueError(
-                f"{type(self).__name__}.step expected continuous actions of shape "
-                f"{expected} ([num_agents, act_dim]), got shape {actions.shape}"
-            )
-        if not jnp.issubdtype(actions.dtype, jnp.floating):
-            raise TypeError(
-                f"{type(self).__name__}.step expected float actions of shape {expected}, "
-                f"got dtype {actions.dtype}"
-            )
+        self._expect_actions(actions, expected, jnp.floating, "continuous", "float")
         return jnp.clip(actions, space.low, space.high).astype(jnp.float32)
+
+    def _expect_actions(self, actions, expected, dtype_kind, kind, dtype_name):
+        where = f"{type(self).__name__}.step expected {kind} actions of shape {expected}"
+        if actions.shape != expected:
+            layout = "one int per agent" if kind == "discrete" else "[num_agents, act_dim]"
+            raise ValueError(f"{where} ({layout}), got shape {actions.shape}")
+        if not jnp.issubdtype(actions.dtype, dtype_kind):
+            raise TypeError(f"{where} with {dtype_name} dtype, got dtype {actions.dtype}")
 
 
 @functools.lru_cache(maxsize=None)

@@ -30,7 +30,7 @@ def test_wrong_action_shape_and_dtype_raise_at_trace_time():
     _, state = env.reset(jax.random.key(0))
     with pytest.raises(ValueError, match=r"expected discrete actions of shape \(2,\)"):
         jax.jit(env.step)(jax.random.key(0), state, jnp.zeros((3,), jnp.int32))
-    with pytest.raises(TypeError, match=r"integer actions of shape \(2,\)"):
+    with pytest.raises(TypeError, match=r"discrete actions of shape \(2,\) with int dtype"):
         env.step(jax.random.key(0), state, jnp.zeros((2,), jnp.float32))
     vec = jl.VecEnv(env, num_envs=4)
     _, vstate = vec.reset(jax.random.key(0))
