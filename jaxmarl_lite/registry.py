@@ -1,9 +1,12 @@
 """Name -> environment constructor, with helpful errors for unknown names and kwargs."""
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 from typing import Any, Callable, Dict, List, Tuple
+
+from jaxmarl_lite.typecheck import check_field_types
 
 _FACTORIES: Dict[str, Callable[..., Any]] = {}
 _ALIASES: Dict[str, Tuple[str, Dict[str, Any]]] = {}
@@ -57,4 +60,7 @@ def make(name: str, **kwargs: Any) -> Any:
                     if valid
                     else f"{name} takes no keyword arguments, got {key!r}"
                 )
-    return factory(**kwargs)
+    env = factory(**kwargs)
+    if dataclasses.is_dataclass(env):
+        check_field_types(env)
+    return env

@@ -22,6 +22,7 @@ from flax import struct
 
 from jaxmarl_lite.env import MultiAgentEnv
 from jaxmarl_lite.spaces import Box, Discrete
+from jaxmarl_lite.typecheck import check_field_types
 
 MOVES = np.array([[0, 1], [0, -1], [1, 0], [-1, 0], [0, 0]], np.int32)  # R, L, D, U, stay
 AGENT_COLOURS = np.array(
@@ -36,11 +37,10 @@ class GridState:
     step: jax.Array  # [] int32, steps taken in this episode
 
 
-def _as_cells(cells, name: str) -> Optional[Tuple[Tuple[int, int], ...]]:
+def _as_cells(cells) -> Optional[Tuple[Tuple[int, int], ...]]:
     if cells is None:
         return None
-    out = tuple((int(r), int(c)) for r, c in cells)
-    return out
+    return tuple((int(r), int(c)) for r, c in cells)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +143,8 @@ class GridMeet(_GridWorld):
     step_penalty: float = -1.0
 
     def __post_init__(self):
-        object.__setattr__(self, "starts", _as_cells(self.starts, "starts"))
+        object.__setattr__(self, "starts", _as_cells(self.starts))
+        check_field_types(self)
         if self.num_agents < 2:
             raise ValueError(f"GridMeet: num_agents must be >= 2, got {self.num_agents}")
         self._validate_common(self.starts)
@@ -211,7 +212,8 @@ class GridGoal(_GridWorld):
     goal_reward: float = 1.0
 
     def __post_init__(self):
-        object.__setattr__(self, "starts", _as_cells(self.starts, "starts"))
+        object.__setattr__(self, "starts", _as_cells(self.starts))
+        check_field_types(self)
         object.__setattr__(self, "goal", tuple(int(v) for v in self.goal))
         self._validate_common(self.starts)
         self._check_cell(self.goal, "goal")

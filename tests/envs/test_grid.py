@@ -123,6 +123,19 @@ def test_invalid_config_values(name, kwargs, match):
         jl.make(name, **kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(size="big"), r"GridMeet.size expects int, got 'big'"),
+        (dict(random_starts=1), r"random_starts expects bool"),
+        (dict(meet_reward="ten"), r"meet_reward expects float"),
+    ],
+)
+def test_wrong_config_types(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        jl.make("grid_meet", **kwargs)
+
+
 def test_render_shows_agents():
     env = jl.make("grid_goal")
     _, state = env.reset(jax.random.key(0))
