@@ -1,0 +1,85 @@
+"""Checkpoints of a whole training carry with orbax, robust to interrupted saves.
+
+Every save is written to a temporary directory and renamed into place by orbax, so a
+process killed mid-save never replaces the last good checkpoint. On restore the newest
+checkpoint that loads is used; a corrupted or partial one is skipped with a warning.
+Typed PRNG keys in the carry are stored as their raw key data and re-wrapped on restore.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Optional, Tuple
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+def _is_key(x: Any) -> bool:
+    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _to_storable(tree: Any) -> Any:
+    return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+
+
+def _from_storable(stored: Any, like: Any) -> Any:
+    def restore(value, ref):
+        if _is_key(ref):
+            return jax.random.wrap_key_data(value, impl=jax.random.key_impl(ref))
+        return value
+
+    return jax.tree.map(restore, stored, like)
+
+
+def _abstract(tree: Any) -> Any:
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), tree)
+
+
+class Checkpointer:
+    """Saves/restores a carry pytree under ``directory`` (one sub-directory per step).
+
+    ``max_to_keep`` bounds disk use; keep at least 2 so a bad latest checkpoint has a
+    fallback.
+    """
+
+    def __init__(self, directory: str | Path, max_to_keep: int = 3):
+        if max_to_keep < 1:
+            raise ValueError(f"max_to_keep must be >= 1, got {max_to_keep}")
+        self.directory = Path(directory).absolute()
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=max_to_keep, enable_async_checkpointing=False, create=True
+        )
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def steps(self) -> list[int]:
+        self._manager.reload()
+        return sorted(self._manager.all_steps())
+
+    def save(self, step: int, carry: Any) -> None:
+        """Write ``carry`` as checkpoint ``step`` (blocks until it is complete on disk)."""
+        storable = _to_storable(jax.device_get(carry))
+        self._manager.save(step, args=ocp.args.StandardSave(storable), force=True)
+        self._manager.wait_until_finished()
+
+    def restore_latest(self, like: Any) -> Optional[Tuple[int, Any]]:
+        """``(step, carry)`` of the newest checkpoint that loads into the structure of
+        ``like`` (a carry of the same shapes, e.g. a fresh ``init``); ``None`` if none do."""
+        target = _abstract(_to_storable(like))
+        for step in reversed(self.steps()):
+            try:
+                stored = self._manager.restore(step, args=ocp.args.StandardRestore(target))
+            except Exception as err:  # a partial or corrupted checkpoint: try the previous
+                warnings.warn(
+                    f"checkpoint {step} in {self.directory} could not be restored "
+                    f"({type(err).__name__}: {str(err)[:200]}); falling back to an older one",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                continue
+            return step, _from_storable(stored, like)
+        return None
+
+    def close(self) -> None:
+        self._manager.close()
