@@ -7,10 +7,16 @@ names shared by all algorithms: ``env_steps`` (cumulative env steps per seed),
 ``episode_return`` (mean team return of the episodes that finished during the update,
 carried forward when none finished), ``episode_length``, and, where the algorithm
 evaluates, ``eval_return``.
+
+Stages: every algorithm builds its loop from :class:`TrainStages` — ``init(key) -> carry``
+and ``update(carry) -> (carry, metrics)`` (one whole update: rollout, learning, target
+updates, evaluation) — and ``make_train`` is :func:`train_from_stages`. The front door runs
+the same ``update`` in chunks between checkpoints (:func:`run_updates`), which gives
+bitwise the same result as one uninterrupted ``train(key)``.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple
+from typing import Any, Callable, Dict, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +25,27 @@ import jax.numpy as jnp
 class TrainResult(NamedTuple):
     carry: Any
     metrics: Dict[str, jax.Array]
+
+
+class TrainStages(NamedTuple):
+    init: Callable[[jax.Array], Any]  # key -> carry
+    update: Callable[[Any], tuple]  # carry -> (carry, metrics of this update)
+    num_updates: int
+
+
+def run_updates(stages: TrainStages, carry: Any, num_updates: int) -> TrainResult:
+    """``num_updates`` updates from ``carry`` in one ``lax.scan`` (jit it around)."""
+    carry, metrics = jax.lax.scan(lambda c, _: stages.update(c), carry, None, num_updates)
+    return TrainResult(carry, metrics)
+
+
+def train_from_stages(stages: TrainStages) -> Callable[[jax.Array], TrainResult]:
+    """``train(key)``: init then all ``stages.num_updates`` updates, one compiled scan."""
+
+    def train(key: jax.Array) -> TrainResult:
+        return run_updates(stages, stages.init(key), stages.num_updates)
+
+    return train
 
 
 class EpisodeMetrics(NamedTuple):
