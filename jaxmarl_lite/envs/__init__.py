@@ -5,4 +5,6 @@ from jaxmarl_lite.registry import register
 register("grid_meet", GridMeet)
 register("grid_goal", GridGoal)
 
+import jaxmarl_lite.envs.mpe  # noqa: E402,F401  (registers the MPE tasks)
+
 __all__ = ["GridGoal", "GridMeet"]
