@@ -50,16 +50,19 @@ def machine_info(packages: Iterable[str] = ("jax", "jaxlib", "flax", "optax", "n
     }
 
 
-def time_compiled(fn: Callable[..., Any], *args: Any, repeats: int = 3) -> Tuple[float, float]:
+def time_compiled(fn: Callable[..., Any], *args: Any, repeats: int = 3,
+                  warmup: bool = True) -> Tuple[float, float]:
     """``(compile_seconds, best_run_seconds)`` of ``jax.jit(fn)(*args)``.
 
     Compilation is timed through ``lower().compile()``; runs block on the result and the
-    best of ``repeats`` is reported (the least disturbed by other load).
+    best of ``repeats`` is reported (the least disturbed by other load). Long training
+    runs pass ``repeats=1, warmup=False``.
     """
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     compile_s = time.perf_counter() - t0
-    jax.block_until_ready(compiled(*args))  # warm-up
+    if warmup:
+        jax.block_until_ready(compiled(*args))
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -87,3 +90,28 @@ def markdown_table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
     for row in rows:
         lines.append("| " + " | ".join(str(c) for c in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def load_jaxmarl_baseline(path: str | Path):
+    """Import one of JaxMARL's baseline scripts (``baselines/...py`` of a FLAIROx/JaxMARL
+    checkout) as a module, for side-by-side timing of its ``make_train``. Its logging-only
+    imports (hydra, omegaconf, wandb) are replaced by inert stand-ins when not installed;
+    nothing of the script is used except its training function."""
+    import importlib.util
+    import sys
+    import types
+
+    for name in ("hydra", "omegaconf", "wandb"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            stub = types.ModuleType(name)
+            stub.main = lambda *a, **k: (lambda f: f)  # hydra.main decorator
+            stub.OmegaConf = type("OmegaConf", (), {"to_container": staticmethod(lambda c, **k: c),
+                                                    "to_yaml": staticmethod(str)})
+            sys.modules[name] = stub
+    path = Path(path)
+    spec = importlib.util.spec_from_file_location(f"jaxmarl_baseline_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

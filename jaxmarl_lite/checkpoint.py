@@ -7,6 +7,7 @@ Typed PRNG keys in the carry are stored as their raw key data and re-wrapped on 
 """
 from __future__ import annotations
 
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any, Optional, Tuple
@@ -59,6 +60,12 @@ class Checkpointer:
 
     def save(self, step: int, carry: Any) -> None:
         """Write ``carry`` as checkpoint ``step`` (blocks until it is complete on disk)."""
+        if step in self.steps():  # e.g. a corrupt one a resume fell back past: replace it
+            try:
+                self._manager.delete(step)
+            except Exception:  # unreadable metadata: remove the directory itself
+                shutil.rmtree(self.directory / str(step), ignore_errors=True)
+            self._manager.reload()
         storable = _to_storable(jax.device_get(carry))
         self._manager.save(step, args=ocp.args.StandardSave(storable), force=True)
         self._manager.wait_until_finished()

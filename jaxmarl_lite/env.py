@@ -94,6 +94,12 @@ class MultiAgentEnv:
         return (self.num_actions,) * self.num_agents
 
     @property
+    def max_episode_steps(self) -> int:
+        """Longest possible episode (the truncation horizon); evaluation rolls out this many
+        steps to see every episode end."""
+        raise NotImplementedError(f"{type(self).__name__} does not define max_episode_steps")
+
+    @property
     def state_dim(self) -> int:
         """Length of ``global_state(state)``."""
         return _state_dim(self)

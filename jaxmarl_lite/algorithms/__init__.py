@@ -1,1 +1,25 @@
+"""Training algorithms. Each module exposes ``Config``, ``PRESETS``, ``make_stages``,
+``make_train``, ``make_policy`` and its pure loss/update functions; :func:`get` loads one by
+name (``ALGORITHMS`` lists them)."""
+from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
+from jaxmarl_lite.registry import unknown_name_message
+
+ALGORITHMS = {
+    "iql": "jaxmarl_lite.algorithms.iql",
+    "vdn": "jaxmarl_lite.algorithms.vdn",
+    "qmix": "jaxmarl_lite.algorithms.qmix",
+    "mappo": "jaxmarl_lite.algorithms.mappo",
+    "ippo": "jaxmarl_lite.algorithms.ippo",
+    "maddpg": "jaxmarl_lite.algorithms.maddpg",
+}
+
+
+def get(name: str) -> ModuleType:
+    """The algorithm module called ``name`` (``ValueError`` listing the valid names)."""
+    if name not in ALGORITHMS:
+        raise ValueError(unknown_name_message("algorithm", name, sorted(ALGORITHMS)))
+    return importlib.import_module(ALGORITHMS[name])

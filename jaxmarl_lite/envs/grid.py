@@ -47,6 +47,10 @@ def _as_cells(cells) -> Optional[Tuple[Tuple[int, int], ...]]:
 class _GridWorld(MultiAgentEnv):
     """Shared movement, observations, global state and rendering of the grid worlds."""
 
+    @property
+    def max_episode_steps(self) -> int:
+        return self.max_steps
+
     def _validate_common(self, starts):
         if self.size < 2:
             raise ValueError(f"{self.name}: size must be >= 2, got {self.size}")

@@ -62,31 +62,81 @@ class ScannedGRU(nn.Module):
     """A GRU scanned over a time-major sequence, resetting its carry at episode starts.
 
     ``__call__(carry [B, H], (x [T, B, D], resets [T, B])) -> (carry [B, H], y [T, B, H])``.
+
+    The gates are those of ``flax.linen.GRUCell`` (``r``, ``z`` from input and hidden,
+    ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = (1 - z) n + z h``), with the
+    input projections of all ``T`` steps computed before the scan as one matmul and the
+    sequential loop left with the three ``[B, H] @ [H, H]`` hidden projections per step
+    (on XLA:CPU these beat one fused ``[H, 3H]`` matmul).
     """
 
     hidden_size: int
+    unroll: int = 1
+    """Time steps per loop iteration of the scan."""
 
     @nn.compact
     def __call__(
         self, carry: jax.Array, inputs: Tuple[jax.Array, jax.Array]
     ) -> Tuple[jax.Array, jax.Array]:
-        def step(cell, h, xs):
-            x, reset = xs
-            h = jnp.where(reset[:, None], jnp.zeros_like(h), h)
-            h, y = cell(h, x)
-            return h, y
+        x, resets = inputs
+        h_size = self.hidden_size
+        w_i = self.param("w_input", nn.initializers.lecun_normal(), (x.shape[-1], 3 * h_size))
+        b_i = self.param("b_input", nn.initializers.zeros, (3 * h_size,))
+        w_h = self.param("w_hidden", _stacked_orthogonal(3), (h_size, 3 * h_size))
+        b_hn = self.param("b_hidden_n", nn.initializers.zeros, (h_size,))
+        xi = x @ w_i + b_i  # [T, B, 3H], all steps at once
+        x_r, x_z, x_n = jnp.split(xi, 3, axis=-1)
+        w_r, w_z, w_n = jnp.split(w_h, 3, axis=-1)  # three [H, H] matmuls beat one [H, 3H]
 
-        scan = nn.scan(
-            step, variable_broadcast="params", split_rngs={"params": False}, in_axes=0, out_axes=0
-        )
-        return scan(nn.GRUCell(self.hidden_size), carry, inputs)
+        def step(h, xs):
+            a_r, a_z, a_n, reset = xs
+            h = jnp.where(reset[:, None], jnp.zeros_like(h), h)
+            r = nn.sigmoid(a_r + h @ w_r)
+            z = nn.sigmoid(a_z + h @ w_z)
+            n = jnp.tanh(a_n + r * (h @ w_n + b_hn))
+            h = (1.0 - z) * n + z * h
+            return h, h
+
+        return jax.lax.scan(step, carry, (x_r, x_z, x_n, resets), unroll=self.unroll)
 
     @staticmethod
     def initial_carry(batch_shape: Tuple[int, ...], hidden_size: int) -> jax.Array:
         return jnp.zeros((*batch_shape, hidden_size), jnp.float32)
 
 
+def _stacked_orthogonal(blocks: int):
+    """``[H, blocks * H]``: an orthogonal ``[H, H]`` block per gate (as GRUCell's init)."""
+    ortho = nn.initializers.orthogonal()
+
+    def init(key, shape, dtype=jnp.float32):
+        h = shape[0]
+        keys = jax.random.split(key, blocks)
+        return jnp.concatenate([ortho(k, (h, h), dtype) for k in keys], axis=1)
+
+    return init
+
+
 def agent_id_onehot(num_agents: int, batch_shape: Tuple[int, ...] = ()) -> jax.Array:
     """``[*batch_shape, num_agents, num_agents]`` identity rows, to append to observations."""
     eye = jnp.eye(num_agents, dtype=jnp.float32)
     return jnp.broadcast_to(eye, (*batch_shape, num_agents, num_agents))
+
+
+def apply_agents(network: nn.Module, sharing: bool, params, hidden, inputs, resets):
+    """Apply a recurrent-signature ``network`` (``(hidden [B, H], x [T, B, D], resets [T, B])
+    -> (hidden, y [T, B, ...])``) to every agent.
+
+    ``hidden [B, N, H]``, ``inputs [T, B, N, D]``, ``resets [T, B]`` -> ``(hidden [B, N, H],
+    y [T, B, N, ...])``. With ``sharing`` one parameter set serves all agents and an agent-id
+    one-hot is appended to the inputs; otherwise ``params`` has a leading ``[N]`` axis and
+    the network is vmapped over agents.
+    """
+    t, b, n, _ = inputs.shape
+    resets = jnp.broadcast_to(resets[:, :, None], (t, b, n))
+    if sharing:
+        inputs = jnp.concatenate([inputs, agent_id_onehot(n, (t, b))], axis=-1)
+        flat = lambda x: x.reshape(x.shape[0], b * n, *x.shape[3:])  # noqa: E731
+        hidden, y = network.apply(params, hidden.reshape(b * n, -1), flat(inputs), flat(resets))
+        return hidden.reshape(b, n, -1), y.reshape(t, b, n, *y.shape[2:])
+    return jax.vmap(network.apply, in_axes=(0, 1, 2, 2), out_axes=(1, 2))(
+        params, hidden, inputs, resets)

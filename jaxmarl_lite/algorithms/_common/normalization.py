@@ -20,12 +20,16 @@ class RunningMeanStd:
             count=jnp.asarray(epsilon, jnp.float32),
         )
 
-    def update(self, x: jax.Array) -> "RunningMeanStd":
-        """Fold in a batch ``x`` ``[..., *shape]`` (all leading axes are batch axes)."""
+    def update(self, x: jax.Array, weights: jax.Array | None = None) -> "RunningMeanStd":
+        """Fold in a batch ``x`` ``[..., *shape]`` (all leading axes are batch axes);
+        ``weights`` (0/1, the leading axes' shape) leaves out masked entries."""
         batch_axes = tuple(range(x.ndim - self.mean.ndim))
-        b_mean = jnp.mean(x, axis=batch_axes)
-        b_var = jnp.var(x, axis=batch_axes)
-        b_count = jnp.asarray(x.size / max(self.mean.size, 1), jnp.float32)
+        if weights is None:
+            weights = jnp.ones(x.shape[: len(batch_axes)], jnp.float32)
+        w = weights.astype(jnp.float32).reshape(weights.shape + (1,) * self.mean.ndim)
+        b_count = jnp.maximum(w.sum(), 1.0) * jnp.ones((), jnp.float32)
+        b_mean = (x * w).sum(batch_axes) / b_count
+        b_var = (((x - b_mean) ** 2) * w).sum(batch_axes) / b_count
         delta = b_mean - self.mean
         total = self.count + b_count
         mean = self.mean + delta * b_count / total

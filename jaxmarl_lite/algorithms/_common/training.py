@@ -73,3 +73,20 @@ def episode_metrics(info: Dict[str, jax.Array], previous: EpisodeMetrics) -> Epi
 def initial_episode_metrics() -> EpisodeMetrics:
     nan = jnp.asarray(jnp.nan, jnp.float32)
     return EpisodeMetrics(nan, nan, jnp.zeros((), jnp.float32))
+
+
+def init_seeds(stages: TrainStages, keys: jax.Array) -> Any:
+    """Carries for a batch of seeds ``keys [S]``, stacked on a leading axis, for
+    ``jax.vmap(lambda c: run_updates(stages, c, n))``. Initialises the seeds one by one:
+    a vmapped ``init`` that allocates a large replay buffer has been seen to hang XLA:CPU
+    (jax 0.10) on some runs, while the vmapped updates do not."""
+    init = jax.jit(stages.init)
+    carries = [init(k) for k in keys]
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *carries)
+
+
+def train_seeds(stages: TrainStages, keys: jax.Array) -> TrainResult:
+    """``jax.vmap(train)(keys)`` with :func:`init_seeds`: all seeds' updates in one
+    compiled, vmapped scan."""
+    carry = init_seeds(stages, keys)
+    return jax.jit(jax.vmap(lambda c: run_updates(stages, c, stages.num_updates)))(carry)

@@ -206,6 +206,10 @@ class MPEEnv(MultiAgentEnv):
     continuous_actions: bool = False
     """``Box(0, 1)`` actions instead of ``Discrete``."""
 
+    @property
+    def max_episode_steps(self) -> int:
+        return self.max_cycles
+
     def __post_init__(self):
         check_field_types(self)
         if self.max_cycles < 1:

@@ -1,0 +1,111 @@
+"""Training-loop speed of IQL/VDN/QMIX: jaxmarl-lite vs JaxMARL's baselines, side by side.
+
+Both sides train on MPE simple_spread (3 agents, 25-step episodes) with JaxMARL's
+``ql_rnn_mpe`` settings (8 envs, GRU 64, batch 32 episodes, buffer 5000 episodes, one
+gradient step per update, greedy test of 512 episodes every 5% of training), compiled once
+(time reported separately) and then run for ``--steps`` env steps per seed, for 1, 8 and 64
+seeds under ``jax.vmap``; plus a large-batch run (256 envs, one seed). Env-steps/s counts
+every env step simulated (JaxMARL: ``NUM_STEPS=26`` per env per update, ours 25).
+
+Needs a FLAIROx/JaxMARL checkout for its baseline scripts and ``jaxmarl`` + ``flashbax``
+installed (e.g. a separate virtualenv)::
+
+    git clone https://github.com/FLAIROx/JaxMARL /tmp/JaxMARL
+    PYTHONPATH=. <venv>/bin/python benchmarks/compare_ql_speed.py --jaxmarl /tmp/JaxMARL
+
+Without ``--jaxmarl`` only our side runs.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from pathlib import Path
+
+import jax
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_utils import load_jaxmarl_baseline, markdown_table, time_compiled, write_result  # noqa: E402
+
+import jaxmarl_lite as jl  # noqa: E402
+from jaxmarl_lite.algorithms import get  # noqa: E402
+from jaxmarl_lite.algorithms.q_learning import PRESETS  # noqa: E402
+
+JAXMARL_SCRIPTS = {"qmix": "qmix_rnn.py", "vdn": "vdn_rnn.py", "iql": "iql_rnn.py"}
+JAXMARL_QL_RNN_MPE = {  # baselines/QLearning/config/alg/ql_rnn_mpe.yaml
+    "NUM_ENVS": 8, "NUM_STEPS": 26, "BUFFER_SIZE": 5000, "BUFFER_BATCH_SIZE": 32,
+    "HIDDEN_SIZE": 64, "MIXER_EMBEDDING_DIM": 32, "MIXER_HYPERNET_HIDDEN_DIM": 128,
+    "MIXER_INIT_SCALE": 0.001, "EPS_START": 1.0, "EPS_FINISH": 0.05, "EPS_DECAY": 0.1,
+    "MAX_GRAD_NORM": 25, "TARGET_UPDATE_INTERVAL": 200, "TAU": 1.0, "NUM_EPOCHS": 1,
+    "LR": 0.005, "LEARNING_STARTS": 10000, "LR_LINEAR_DECAY": True, "GAMMA": 0.9,
+    "ENV_NAME": "MPE_simple_spread_v3", "ENV_KWARGS": {}, "TEST_DURING_TRAINING": True,
+    "TEST_INTERVAL": 0.05, "TEST_NUM_STEPS": 30, "TEST_NUM_ENVS": 512, "WANDB_MODE": "disabled",
+    "REW_SCALE": 1.0,
+}
+
+
+def ours(algo: str, steps: int, seeds: int, num_envs: int):
+    env = jl.make("simple_spread")
+    module = get(algo)
+    base = PRESETS["jaxmarl_ql_rnn_mpe"]
+    cfg = module.Config(**{**base.to_dict(), "mixer": module.Config().mixer,
+                           "total_timesteps": steps, "num_envs": num_envs,
+                           "eval_episodes": 512})
+    num_updates = cfg.total_timesteps // (num_envs * env.max_episode_steps)
+    cfg = cfg.replace(eval_every=max(1, num_updates // 20))
+    train = jax.vmap(module.make_train(cfg, env))
+    keys = jax.random.split(jax.random.key(0), seeds)
+    compile_s, run_s = time_compiled(train, keys, repeats=1, warmup=False)
+    return compile_s, run_s, num_updates * num_envs * env.max_episode_steps * seeds
+
+
+def jaxmarl(root: Path, algo: str, steps: int, seeds: int, num_envs: int):
+    module = load_jaxmarl_baseline(root / "baselines" / "QLearning" / JAXMARL_SCRIPTS[algo])
+    config = copy.deepcopy(JAXMARL_QL_RNN_MPE)
+    config.update(TOTAL_TIMESTEPS=steps, NUM_ENVS=num_envs, NUM_SEEDS=seeds)
+    env, _ = module.env_from_config(copy.deepcopy(config))
+    train = jax.vmap(module.make_train(copy.deepcopy(config), env))
+    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+    compile_s, run_s = time_compiled(train, keys, repeats=1, warmup=False)
+    updates = steps // config["NUM_STEPS"] // num_envs
+    return compile_s, run_s, updates * config["NUM_STEPS"] * num_envs * seeds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jaxmarl", type=Path, help="FLAIROx/JaxMARL checkout")
+    parser.add_argument("--algos", nargs="+", default=["qmix", "vdn", "iql"])
+    parser.add_argument("--steps", type=int, default=200_000, help="env steps per seed")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8, 64])
+    parser.add_argument("--large-envs", type=int, default=256)
+    args = parser.parse_args()
+
+    runs = [(a, s, 8) for a in args.algos for s in (args.seeds if a == "qmix" else [1])]
+    runs.append(("qmix", 1, args.large_envs))
+    rows, records = [], []
+    for algo, seeds, num_envs in runs:
+        steps = args.steps if seeds <= 8 else max(args.steps // 4, 50_000)
+        c_ours, r_ours, n_ours = ours(algo, steps, seeds, num_envs)
+        rec = dict(algo=algo, seeds=seeds, num_envs=num_envs, steps_per_seed=steps,
+                   ours_sps=n_ours / r_ours, ours_compile_s=c_ours)
+        if args.jaxmarl:
+            c_ref, r_ref, n_ref = jaxmarl(args.jaxmarl, algo, steps, seeds, num_envs)
+            rec.update(jaxmarl_sps=n_ref / r_ref, jaxmarl_compile_s=c_ref,
+                       ratio=(n_ours / r_ours) / (n_ref / r_ref))
+        records.append(rec)
+        row = [algo, seeds, num_envs, f"{steps:,}", f"{rec['ours_sps']:,.0f}",
+               f"{rec.get('jaxmarl_sps', float('nan')):,.0f}", f"**{rec.get('ratio', float('nan')):.2f}x**",
+               f"{c_ours:.1f} / {rec.get('jaxmarl_compile_s', float('nan')):.1f}"]
+        rows.append(row)
+        print(" | ".join(str(x) for x in row), flush=True)
+    table = markdown_table(["algo", "seeds", "num_envs", "steps/seed", "jaxmarl-lite env-steps/s",
+                            "JaxMARL env-steps/s", "ratio", "compile s (ours / JaxMARL)"], rows)
+    print(table)
+    write_result("compare_ql_speed", {"runs": records, "args": {k: str(v) for k, v in vars(args).items()}},
+                 "# Q-learning training-loop speed (simple_spread, ql_rnn_mpe settings)\n\n" + table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+"""Multi-agent PPO: MAPPO (centralised critic) and IPPO (local critic), one implementation.
+
+One update (:func:`make_stages`' ``update``) = ``num_steps`` steps of ``num_envs`` vmapped
+envs (auto-resetting, so episodes run across updates), GAE with bootstrapping through
+truncation from the pre-reset ``final_obs``/``final_global_state`` (never through
+termination), then ``update_epochs`` epochs over ``num_minibatches`` minibatches of whole
+env sequences (so recurrent agents replay their sequences from the stored initial hidden
+state, resetting at episode starts). Clipped surrogate, clipped value loss, entropy bonus,
+value normalisation (running mean/std of the targets), Adam with global-norm clipping and
+optional linear LR annealing (Yu et al. 2022's MAPPO details).
+
+Critic inputs (``critic``): ``centralised`` = the global state (one value shared by all
+agents; for team-reward tasks), ``agent_specific`` = global state + agent id (MAPPO's
+agent-specific state, the default), ``local`` = the agent's own observation + id (IPPO).
+Policies are distrax distributions: a masked categorical (illegal actions get probability
+0) or a diagonal Gaussian whose samples the env clips to its action box.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Literal, NamedTuple
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxmarl_lite.algorithms._common.config import ConfigBase
+from jaxmarl_lite.algorithms._common.distributions import diagonal_gaussian, masked_categorical
+from jaxmarl_lite.algorithms._common.evaluation import Policy, evaluate
+from jaxmarl_lite.algorithms._common.gae import gae
+from jaxmarl_lite.algorithms._common.networks import ScannedGRU, activation, apply_agents, dense
+from jaxmarl_lite.algorithms._common.normalization import RunningMeanStd
+from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, episode_metrics,
+                                                      initial_episode_metrics, train_from_stages)
+from jaxmarl_lite.wrappers import EpisodeStats, VecEnv
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(ConfigBase):
+    critic: Literal["centralised", "agent_specific", "local"] = "agent_specific"
+    """Critic input: global state, global state + agent id (MAPPO), or own obs (IPPO)."""
+    total_timesteps: int = 1_000_000
+    """Env-step budget per seed (``num_envs * num_steps`` per update)."""
+    num_envs: int = 16
+    """Parallel envs."""
+    num_steps: int = 128
+    """Rollout length per env per update."""
+    update_epochs: int = 4
+    """Passes over each rollout."""
+    num_minibatches: int = 4
+    """Minibatches per epoch (of whole env sequences; must divide ``num_envs``)."""
+    lr: float = 5e-4
+    """Adam learning rate."""
+    anneal_lr: bool = True
+    """Anneal the learning rate linearly to 0."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip."""
+    gamma: float = 0.99
+    """Discount."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip_eps: float = 0.2
+    """PPO ratio clip."""
+    value_clip_eps: float = 0.2
+    """Value-loss clip around the old value (normalised units); 0 disables it."""
+    ent_coef: float = 0.01
+    """Entropy bonus weight."""
+    vf_coef: float = 0.5
+    """Value-loss weight."""
+    value_norm: bool = True
+    """Learn normalised values (running mean/std of the targets)."""
+    hidden_size: int = 64
+    """Width of actor and critic layers."""
+    recurrent: bool = False
+    """GRU actor and critic (``False``: two-layer MLPs)."""
+    activation: str = "tanh"
+    """Hidden activation (relu, tanh, elu, gelu, silu)."""
+    parameter_sharing: bool = True
+    """One actor/critic for all agents with agent ids; ``False``: per-agent parameters."""
+    init_log_std: float = -0.5
+    """Initial log standard deviation of Gaussian policies (learned, state-independent)."""
+    eval_every: int = 10
+    """Updates between deterministic evaluations."""
+    eval_episodes: int = 64
+    """Episodes per evaluation."""
+
+    def validate(self) -> None:
+        self._require_positive("total_timesteps", "num_envs", "num_steps", "update_epochs",
+                               "num_minibatches", "lr", "max_grad_norm", "hidden_size",
+                               "eval_every", "eval_episodes")
+        self._require_unit("gamma", "gae_lambda")
+        self._require_nonnegative("clip_eps", "value_clip_eps", "ent_coef", "vf_coef")
+        self._require(self.num_envs % self.num_minibatches == 0, "num_minibatches",
+                      f"a divisor of num_envs={self.num_envs}")
+        activation(self.activation)
+
+
+class Trunk(nn.Module):
+    """``(hidden [B, H], x [T, B, D], resets [T, B]) -> (hidden, y [T, B, out_dim])``."""
+
+    out_dim: int
+    hidden_size: int
+    recurrent: bool
+    act: str
+    out_scale: float
+
+    @nn.compact
+    def __call__(self, hidden, x, resets):
+        f = activation(self.act)
+        x = f(dense(self.hidden_size)(x))
+        if self.recurrent:
+            hidden, x = ScannedGRU(self.hidden_size)(hidden, (x, resets))
+        else:
+            x = f(dense(self.hidden_size)(x))
+        return hidden, dense(self.out_dim, self.out_scale)(x)
+
+
+class Params(NamedTuple):
+    actor: Any
+    critic: Any
+    log_std: jax.Array  # [act_dim] (unused for discrete actions)
+
+
+class Hidden(NamedTuple):
+    actor: jax.Array  # [E, N, H]
+    critic: jax.Array  # [E, N, H]
+
+
+class Nets(NamedTuple):
+    actor: Trunk
+    critic: Trunk
+    config: Config
+    discrete: bool
+
+    def dist(self, params: Params, hidden, obs, mask, resets):
+        h, out = apply_agents(self.actor, self.config.parameter_sharing, params.actor, hidden,
+                              obs, resets)
+        if self.discrete:
+            return h, masked_categorical(out, mask)
+        return h, diagonal_gaussian(out, params.log_std)
+
+    def value(self, params: Params, hidden, critic_in, resets):
+        sharing = self.config.parameter_sharing and self.config.critic != "centralised"
+        if self.config.critic == "centralised":  # one state-value network, no agent id
+            t, b, n, _ = critic_in.shape
+            h, v = self.critic.apply(params.critic, hidden[:, 0], critic_in[:, :, 0], resets)
+            return jnp.repeat(h[:, None], n, 1), jnp.repeat(v, n, axis=-1)
+        h, v = apply_agents(self.critic, sharing, params.critic, hidden, critic_in, resets)
+        return h, v[..., 0]
+
+
+def critic_inputs(config: Config, obs, state):
+    """``obs [..., N, D]``, ``state [..., S]`` -> ``[..., N, F]`` (ids appended by sharing)."""
+    if config.critic == "local":
+        return obs
+    return jnp.broadcast_to(state[..., None, :], (*obs.shape[:-1], state.shape[-1]))
+
+
+class Batch(NamedTuple):
+    """A rollout, time-major ``[T, E, N, ...]`` (``resets`` ``[T, E]``)."""
+
+    obs: jax.Array
+    critic_in: jax.Array
+    mask: jax.Array
+    actions: jax.Array
+    log_prob: jax.Array
+    value: jax.Array  # normalised-space value predictions at collection
+    advantages: jax.Array
+    targets: jax.Array  # normalised value targets
+    resets: jax.Array
+    h0: Hidden  # [E, N, H] hidden at the rollout's start
+
+
+def loss(params: Params, batch: Batch, *, nets: Nets):
+    """PPO loss of one minibatch -> ``(total, (value_loss, actor_loss, entropy))``."""
+    cfg = nets.config
+    chex.assert_equal_shape([batch.log_prob, batch.advantages, batch.targets])
+    _, dist = nets.dist(params, batch.h0.actor, batch.obs, batch.mask, batch.resets)
+    _, value = nets.value(params, batch.h0.critic, batch.critic_in, batch.resets)
+    log_prob = dist.log_prob(batch.actions)
+    ratio = jnp.exp(log_prob - batch.log_prob)
+    adv = (batch.advantages - batch.advantages.mean()) / (batch.advantages.std() + 1e-8)
+    actor_loss = -jnp.minimum(ratio * adv,
+                              jnp.clip(ratio, 1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv).mean()
+    v_loss = (value - batch.targets) ** 2
+    if cfg.value_clip_eps > 0:
+        clipped = batch.value + jnp.clip(value - batch.value, -cfg.value_clip_eps, cfg.value_clip_eps)
+        v_loss = jnp.maximum(v_loss, (clipped - batch.targets) ** 2)
+    value_loss = 0.5 * v_loss.mean()
+    entropy = dist.entropy().mean()
+    total = actor_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+    return total, (value_loss, actor_loss, entropy)
+
+
+class Carry(NamedTuple):
+    params: Params
+    opt_state: Any
+    value_stats: RunningMeanStd
+    env_state: Any
+    obs: jax.Array  # [E, N, D]
+    first: jax.Array  # [E] episode starts at the next step
+    hidden: Hidden
+    key: jax.Array
+    update_count: jax.Array
+    env_steps: jax.Array
+    episodes: EpisodeMetrics
+    eval_return: jax.Array
+
+
+def make_nets(config: Config, env) -> Nets:
+    trunk = functools.partial(Trunk, hidden_size=config.hidden_size, recurrent=config.recurrent,
+                              act=config.activation)
+    return Nets(trunk(env.num_actions, out_scale=0.01), trunk(1, out_scale=1.0), config,
+                env.is_discrete)
+
+
+def make_policy(config: Config, env) -> Policy:
+    """Deterministic policy: the most likely legal action, or the Gaussian mean."""
+    nets = make_nets(config, env)
+
+    def act(params: Params, hidden, obs, mask, first, key):
+        del key
+        h, dist = nets.dist(params, hidden, obs[None], mask[None], first[None])
+        action = dist.mode()[0]
+        return (action.astype(jnp.int32) if nets.discrete else action), h
+
+    return Policy(lambda e: jnp.zeros((e, env.num_agents, config.hidden_size)), act)
+
+
+def make_stages(config: Config, env) -> TrainStages:
+    steps_per_update = config.num_envs * config.num_steps
+    num_updates = config.total_timesteps // steps_per_update
+    if num_updates < 1:
+        raise ValueError(f"total_timesteps={config.total_timesteps} is less than one update "
+                         f"(num_envs * num_steps = {steps_per_update})")
+    n, e = env.num_agents, config.num_envs
+    venv = VecEnv(EpisodeStats(env), e)
+    nets = make_nets(config, env)
+    policy = make_policy(config, env)
+    grad_steps = num_updates * config.update_epochs * config.num_minibatches
+    lr = optax.linear_schedule(config.lr, 0.0, grad_steps) if config.anneal_lr else config.lr
+    optimizer = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
+    masks = jax.vmap(env.action_mask)
+    states = jax.vmap(env.global_state)
+    zeros_h = lambda: jnp.zeros((e, n, config.hidden_size))  # noqa: E731
+
+    def init(key) -> Carry:
+        key, ka, kc, kr = jax.random.split(key, 4)
+        obs, env_state = venv.reset(kr)
+        sharing = config.parameter_sharing
+        ids = n if sharing else 0
+        cin = critic_inputs(config, obs, states(env_state.env_state))
+        dummy = lambda d: (jnp.zeros((1, config.hidden_size)), jnp.zeros((1, 1, d)),  # noqa: E731
+                           jnp.zeros((1, 1), bool))
+        init_one = lambda net, k, d: net.init(k, *dummy(d))  # noqa: E731
+        per_agent = lambda net, k, d: jax.vmap(lambda kk: init_one(net, kk, d))(  # noqa: E731
+            jax.random.split(k, n))
+        actor = (init_one if sharing else per_agent)(nets.actor, ka, env.obs_dim + ids)
+        if config.critic == "centralised":
+            critic = init_one(nets.critic, kc, cin.shape[-1])
+        else:
+            critic = (init_one if sharing else per_agent)(nets.critic, kc, cin.shape[-1] + ids)
+        log_std = jnp.full((env.num_actions,), config.init_log_std)
+        params = Params(actor, critic, log_std)
+        return Carry(params, optimizer.init(params), RunningMeanStd.create(), env_state, obs,
+                     jnp.ones((e,), bool), Hidden(zeros_h(), zeros_h()), key,
+                     jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
+                     initial_episode_metrics(), jnp.asarray(jnp.nan, jnp.float32))
+
+    def rollout_step(c, key):
+        params, stats, env_state, obs, first, hidden = c
+        act_key, step_key = jax.random.split(key)
+        mask = masks(env_state.env_state)
+        cin = critic_inputs(config, obs, states(env_state.env_state))
+        ha, dist = nets.dist(params, hidden.actor, obs[None], mask[None], first[None])
+        hc, value = nets.value(params, hidden.critic, cin[None], first[None])
+        action = dist.sample(seed=act_key)
+        log_prob = dist.log_prob(action)
+        action = action[0].astype(jnp.int32) if nets.discrete else action[0]
+        obs2, env_state2, reward, term, trunc, info = venv.step(step_key, env_state, action)
+        done = jnp.all(term | trunc, axis=-1)
+        # the value of the transition's own next state (pre-reset at an episode's end)
+        final_cin = critic_inputs(config, info["final_obs"], info["final_global_state"])
+        _, next_value = nets.value(params, hc, final_cin[None], jnp.zeros((1, e), bool))
+        out = dict(obs=obs, critic_in=cin, mask=mask, actions=action, log_prob=log_prob[0],
+                   value=value[0], next_value=next_value[0], reward=reward, term=term,
+                   done=jnp.broadcast_to(done[:, None], term.shape), resets=first, info=info)
+        return (params, stats, env_state2, obs2, done, Hidden(ha, hc)), out
+
+    def update(c: Carry):
+        key, roll_key, perm_key, eval_key = jax.random.split(c.key, 4)
+        start = (c.params, c.value_stats, c.env_state, c.obs, c.first, c.hidden)
+        (_, _, env_state, obs, first, hidden), tr = jax.lax.scan(
+            rollout_step, start, jax.random.split(roll_key, config.num_steps))
+        stats = c.value_stats
+        denorm = stats.denormalize if config.value_norm else (lambda x: x)
+        adv, targets = gae(tr["reward"], denorm(tr["value"]), denorm(tr["next_value"]),
+                           tr["term"], tr["done"], config.gamma, config.gae_lambda)
+        if config.value_norm:
+            stats = stats.update(targets.reshape(-1))
+            targets = stats.normalize(targets)
+        batch = Batch(tr["obs"], tr["critic_in"], tr["mask"], tr["actions"], tr["log_prob"],
+                      tr["value"], adv, targets, tr["resets"], c.hidden)
+
+        def epoch(state, key):
+            perm = jax.random.permutation(key, e).reshape(config.num_minibatches, -1)
+
+            def minibatch(state, idx):
+                params, opt_state = state
+                take = lambda x: x[:, idx]  # noqa: E731
+                mb = Batch(*[take(x) for x in batch[:-1]], Hidden(*[h[idx] for h in batch.h0]))
+                (_, aux), grads = jax.value_and_grad(loss, has_aux=True)(params, mb, nets=nets)
+                updates, opt_state = optimizer.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), jnp.stack(aux)
+
+            return jax.lax.scan(minibatch, state, perm)
+
+        (params, opt_state), aux = jax.lax.scan(
+            epoch, (c.params, c.opt_state), jax.random.split(perm_key, config.update_epochs))
+        count = c.update_count + 1
+        eval_return = jax.lax.cond(
+            (count % config.eval_every == 0) | (count == num_updates),
+            lambda _: evaluate(env, policy, params, eval_key, config.eval_episodes)
+            .team_return.mean(),
+            lambda _: c.eval_return, None)
+        episodes = episode_metrics(tr["info"], c.episodes)
+        env_steps = c.env_steps + steps_per_update
+        aux = aux.reshape(-1, 3).mean(0)
+        metrics = dict(env_steps=env_steps.astype(jnp.float32),
+                       episode_return=episodes.episode_return,
+                       episode_length=episodes.episode_length, eval_return=eval_return,
+                       value_loss=aux[0], actor_loss=aux[1], entropy=aux[2])
+        return Carry(params, opt_state, stats, env_state, obs, first, hidden, key, count,
+                     env_steps, episodes, eval_return), metrics
+
+    return TrainStages(init, update, num_updates)
+
+
+def make_train(config: Config, env):
+    """``train(key) -> TrainResult``; vmap it over keys to train many seeds at once."""
+    return train_from_stages(make_stages(config, env))
+
+
+PRESETS: dict[str, Config] = {
+    # JaxMARL baselines/MAPPO/config/mappo_homogenous_rnn_mpe.yaml: 16 envs x 128 steps,
+    # GRU 128, lr 2e-3 annealed, 4 epochs, 2 minibatches, clip 0.2, ent 0.01, gamma 0.99.
+    "jaxmarl_mappo_rnn_mpe": Config(critic="agent_specific", num_envs=16, num_steps=128,
+                                    hidden_size=128, recurrent=True, lr=2e-3, update_epochs=4,
+                                    num_minibatches=2, gamma=0.99, gae_lambda=0.95,
+                                    clip_eps=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5,
+                                    activation="relu", total_timesteps=2_000_000),
+    # JaxMARL baselines/IPPO/config/ippo_ff_mpe.yaml: 16 envs x 128 steps, feed-forward.
+    "jaxmarl_ippo_ff_mpe": Config(critic="local", num_envs=16, num_steps=128, hidden_size=64,
+                                  lr=2.5e-4, update_epochs=4, num_minibatches=1, activation="tanh",
+                                  total_timesteps=2_000_000),
+    # Yu et al. 2022 (MAPPO), MPE: 128 envs x 25 steps, lr 7e-4, 10 epochs, 1 minibatch,
+    # GRU 64, value normalisation, clip 0.2, entropy 0.01.
+    "mappo_paper_mpe": Config(critic="agent_specific", num_envs=128, num_steps=25,
+                              hidden_size=64, recurrent=True, lr=7e-4, anneal_lr=False,
+                              update_epochs=10, num_minibatches=1, activation="relu",
+                              total_timesteps=10_000_000),
+    # Small feed-forward settings for the grid worlds and quick tests.
+    "grid_quick": Config(num_envs=16, num_steps=32, update_epochs=4, num_minibatches=2,
+                         lr=3e-3, ent_coef=0.01, total_timesteps=100_000, eval_every=20),
+}

@@ -1,0 +1,24 @@
+"""VDN: Q_tot = sum of the agents' Q-values, trained on the team reward.
+
+A thin front over :mod:`jaxmarl_lite.algorithms.q_learning` (one implementation for IQL,
+VDN and QMIX): ``Config`` fixes ``mixer="vdn"``; everything else is shared.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from jaxmarl_lite.algorithms import q_learning as _core
+from jaxmarl_lite.algorithms.q_learning import (  # noqa: F401  (the module API)
+    Episode, QNetwork, QParams, loss, make_policy, make_stages, make_train, td_lambda_targets)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(_core.Config):
+    mixer: Literal["vdn"] = "vdn"
+    """Fixed for this algorithm (see :mod:`jaxmarl_lite.algorithms.q_learning`)."""
+
+
+PRESETS: dict[str, Config] = {
+    name: Config(**{**preset.to_dict(), "mixer": "vdn"}) for name, preset in _core.PRESETS.items()
+}

@@ -1,0 +1,381 @@
+"""Training runs on disk: train (with checkpoints and resume), evaluate, plot.
+
+The Python side of the ``jaxmarl-lite`` command line; every command is a function here::
+
+    from jaxmarl_lite import runs
+    run_dir = runs.train("qmix", "grid_meet", seeds=4, total_steps=50_000, out="runs/qmix")
+    report = runs.evaluate_run(run_dir, episodes=256, gif="episode.gif")
+    runs.plot_runs([run_dir], "curves.png")
+
+A run directory holds ``config.json`` (algorithm, env, env kwargs, the resolved algorithm
+config, seeds, base key), ``system.json`` (package versions, device), ``checkpoints/`` (the
+whole vmapped training carry every ``save_every`` updates, orbax), ``metrics/seed_<i>.csv``
+(one row per update) and ``summary.md``. The compiled loop runs ``chunk`` updates per call;
+progress is shown between calls (no host callbacks inside the loop). A resumed run continues
+from the newest loadable checkpoint and ends bitwise identical to an uninterrupted run.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+
+import jax
+import numpy as np
+
+import jaxmarl_lite
+from jaxmarl_lite import algorithms
+from jaxmarl_lite.algorithms._common.evaluation import evaluate
+from jaxmarl_lite.algorithms._common.training import init_seeds, run_updates
+from jaxmarl_lite.checkpoint import Checkpointer
+from jaxmarl_lite.registry import make
+from jaxmarl_lite.stats import bootstrap_ci, iqm, mean_ci
+
+CONFIG_FILE = "config.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """Everything needed to rebuild a run (written to ``config.json``)."""
+
+    algo: str
+    env: str
+    env_kwargs: Dict[str, Any]
+    config: Dict[str, Any]
+    seeds: int
+    seed: int
+    save_every: int
+
+
+def resolve_config(algo: str, preset: Optional[str] = None,
+                   overrides: Optional[Mapping[str, Any]] = None):
+    """The algorithm's ``Config`` from a named preset (or the defaults) and overrides;
+    unknown presets/fields and invalid values raise ``ValueError``/``TypeError`` here,
+    before anything compiles."""
+    module = algorithms.get(algo)
+    if preset is None:
+        config = module.Config()
+    elif preset not in module.PRESETS:
+        from jaxmarl_lite.registry import unknown_name_message
+
+        raise ValueError(unknown_name_message(f"{algo} preset", preset, sorted(module.PRESETS)))
+    else:
+        config = module.PRESETS[preset]
+    return config.replace(**dict(overrides or {}))
+
+
+def _system_info() -> Dict[str, Any]:
+    from importlib import metadata
+
+    versions = {}
+    for name in ("jax", "jaxlib", "flax", "optax", "flashbax", "orbax-checkpoint", "numpy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return dict(jaxmarl_lite=jaxmarl_lite.__version__, python=platform.python_version(),
+                platform=platform.platform(), processor=platform.processor(),
+                cpu_count=os.cpu_count(), devices=[str(d) for d in jax.devices()],
+                packages=versions)
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    os.replace(tmp, path)  # never leave a half-written file behind
+
+
+class _Loop:
+    """Compiled pieces of one run: vmapped init and a vmapped chunk of updates."""
+
+    def __init__(self, spec: RunSpec):
+        self.module = algorithms.get(spec.algo)
+        self.env = make(spec.env, **spec.env_kwargs)
+        self.config = self.module.Config.from_dict(spec.config)
+        self.stages = self.module.make_stages(self.config, self.env)
+        self.keys = jax.random.split(jax.random.key(spec.seed), spec.seeds)
+        self._chunks: Dict[int, Callable] = {}
+
+    def compiled_chunk(self, carry, n: int) -> Callable:
+        if n not in self._chunks:
+            fn = jax.jit(jax.vmap(lambda c: run_updates(self.stages, c, n)))
+            self._chunks[n] = fn.lower(carry).compile()
+        return self._chunks[n]
+
+    def chunk(self, carry, n: int):
+        return self.compiled_chunk(carry, n)(carry)
+
+
+def _metric_rows(metrics: Dict[str, np.ndarray], seed: int, first_update: int):
+    names = sorted(metrics)
+    n = next(iter(metrics.values())).shape[1]
+    for i in range(n):
+        yield [first_update + i + 1] + [float(metrics[k][seed, i]) for k in names]
+
+
+def _append_metrics(run_dir: Path, metrics: Dict[str, np.ndarray], first_update: int) -> None:
+    names = sorted(metrics)
+    for seed in range(next(iter(metrics.values())).shape[0]):
+        path = run_dir / "metrics" / f"seed_{seed}.csv"
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(["update"] + names)
+            writer.writerows(_metric_rows(metrics, seed, first_update))
+
+
+def _truncate_metrics(run_dir: Path, updates: int) -> None:
+    """Drop rows past ``updates`` (written after the checkpoint a resume starts from)."""
+    for path in sorted((run_dir / "metrics").glob("seed_*.csv")):
+        with path.open() as f:
+            rows = list(csv.reader(f))
+        keep = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= updates]
+        tmp = path.with_suffix(".csv.tmp")
+        with tmp.open("w", newline="") as f:
+            csv.writer(f).writerows(keep)
+        os.replace(tmp, path)
+
+
+def read_metrics(run_dir: str | Path) -> Dict[str, np.ndarray]:
+    """``{name: [seeds, updates]}`` from a run's metric CSVs."""
+    paths = sorted(Path(run_dir, "metrics").glob("seed_*.csv"),
+                   key=lambda p: int(p.stem.split("_")[1]))
+    if not paths:
+        raise FileNotFoundError(f"{run_dir} has no metrics/seed_*.csv (not a run directory?)")
+    per_seed = []
+    for path in paths:
+        with path.open() as f:
+            rows = list(csv.reader(f))
+        per_seed.append({k: np.array([float(r[i]) for r in rows[1:]])
+                         for i, k in enumerate(rows[0])})
+    n = min(len(s["update"]) for s in per_seed)
+    return {k: np.stack([s[k][:n] for s in per_seed]) for k in per_seed[0]}
+
+
+def load_spec(run_dir: str | Path) -> RunSpec:
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no {CONFIG_FILE})")
+    return RunSpec(**json.loads(path.read_text()))
+
+
+def train(algo: str, env: str, *, out: str | Path, seeds: int = 1, seed: int = 0,
+          total_steps: Optional[int] = None, preset: Optional[str] = None,
+          overrides: Optional[Mapping[str, Any]] = None,
+          env_kwargs: Optional[Mapping[str, Any]] = None, save_every: int = 0,
+          chunk: int = 0, progress: bool = True, stop_after: Optional[int] = None) -> Path:
+    """Train ``seeds`` seeds of ``algo`` on ``env`` into the new run directory ``out``.
+
+    ``save_every`` updates between checkpoints (0: about 10 per run); ``chunk`` updates per
+    compiled call (0: ``save_every``, progress shows per chunk); ``stop_after`` ends after
+    that many updates as if interrupted (for tests and staged runs)."""
+    overrides = dict(overrides or {})
+    if total_steps is not None:
+        overrides["total_timesteps"] = total_steps
+    config = resolve_config(algo, preset, overrides)
+    environment = make(env, **dict(env_kwargs or {}))
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    num_updates = algorithms.get(algo).make_stages(config, environment).num_updates
+    save_every = save_every or max(1, num_updates // 10)
+    spec = RunSpec(algo, env, dict(env_kwargs or {}), config.to_dict(), seeds, seed, save_every)
+    run_dir = Path(out)
+    if (run_dir / CONFIG_FILE).exists():
+        raise FileExistsError(f"{run_dir} already holds a run; resume it or pick another --out")
+    (run_dir / "metrics").mkdir(parents=True, exist_ok=True)
+    _write_json(run_dir / CONFIG_FILE, dataclasses.asdict(spec))
+    _write_json(run_dir / "system.json", _system_info())
+    return _run(run_dir, spec, chunk, progress, stop_after)
+
+
+def resume(run_dir: str | Path, *, chunk: int = 0, progress: bool = True,
+           stop_after: Optional[int] = None) -> Path:
+    """Continue ``run_dir`` from its newest loadable checkpoint."""
+    run_dir = Path(run_dir)
+    return _run(run_dir, load_spec(run_dir), chunk, progress, stop_after)
+
+
+def _run(run_dir: Path, spec: RunSpec, chunk: int, progress: bool,
+         stop_after: Optional[int]) -> Path:
+    loop = _Loop(spec)
+    total = loop.stages.num_updates
+    chunk = min(chunk or spec.save_every, total)
+    t0 = time.perf_counter()
+    carry = init_seeds(loop.stages, loop.keys)
+    jax.block_until_ready(carry)
+    ckpt = Checkpointer(run_dir / "checkpoints", max_to_keep=3)
+    done = 0
+    restored = ckpt.restore_latest(carry)
+    if restored is not None:
+        done, carry = restored
+    _truncate_metrics(run_dir, done)
+    if done < total:  # compile the usual chunk up front, so training time excludes it
+        loop.compiled_chunk(carry, min(chunk, spec.save_every))
+    compile_s = time.perf_counter() - t0
+    bar = _progress(progress, total, done, f"{spec.algo} on {spec.env}, {spec.seeds} seed(s)")
+    last_save, train_s = done, 0.0
+    while done < total and (stop_after is None or done < stop_after):
+        n = min(chunk, total - done, spec.save_every - done % spec.save_every)
+        t = time.perf_counter()
+        result = loop.chunk(carry, n)
+        carry, metrics = result.carry, jax.device_get(result.metrics)
+        train_s += time.perf_counter() - t
+        _append_metrics(run_dir, metrics, done)
+        done += n
+        if done % spec.save_every == 0 or done == total:
+            ckpt.save(done, carry)
+            last_save = done
+        bar(done, metrics)
+    if last_save != done:
+        ckpt.save(done, carry)
+    ckpt.close()
+    bar(None, None)
+    if done == total:
+        _write_summary(run_dir, spec, train_s, compile_s)
+    return run_dir
+
+
+def _progress(enabled: bool, total: int, start: int, title: str):
+    """``update(done, metrics)``; ``update(None, None)`` closes. rich when enabled."""
+    if not enabled:
+        return lambda done, metrics: None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                   TextColumn("{task.completed}/{task.total} updates"), TimeElapsedColumn(),
+                   TextColumn("{task.fields[info]}"))
+    task = bar.add_task(title, total=total, completed=start, info="compiling...")
+    bar.start()
+    t0, d0 = time.perf_counter(), start
+
+    def update(done, metrics):
+        if done is None:
+            bar.stop()
+            return
+        steps = float(np.mean(metrics["env_steps"][:, -1]))
+        rate = (done - d0) / max(time.perf_counter() - t0, 1e-9)
+        ret = np.nanmean(metrics["episode_return"][:, -1])
+        bar.update(task, completed=done, info=f"env steps {steps:,.0f}  {rate:.1f} updates/s  "
+                                               f"return {ret:.2f}")
+
+    return update
+
+
+def _final_table(metrics: Dict[str, np.ndarray]) -> str:
+    lines = ["| metric | mean over seeds | 95% CI half-width |", "|---|---|---|"]
+    for name in sorted(metrics):
+        if name == "update":
+            continue
+        mean, half = mean_ci(metrics[name][:, -1])
+        lines.append(f"| {name} | {float(mean):.4g} | {float(half):.3g} |")
+    return "\n".join(lines) + "\n"
+
+
+def random_baseline(env, episodes: int = 256, seed: int = 0) -> float:
+    """Mean team return of uniformly random legal actions (the floor to beat)."""
+    from jaxmarl_lite.algorithms._common.evaluation import random_policy
+
+    result = jax.jit(lambda k: evaluate(env, random_policy(env), None, k, episodes))(
+        jax.random.key(seed))
+    return float(np.mean(result.team_return))
+
+
+def _write_summary(run_dir: Path, spec: RunSpec, train_s: float, compile_s: float) -> None:
+    metrics = read_metrics(run_dir)
+    steps = float(metrics["env_steps"][:, -1].sum())
+    headline = ""
+    if "eval_return" in metrics:
+        mean, half = mean_ci(metrics["eval_return"][:, -1])
+        rand = random_baseline(make(spec.env, **spec.env_kwargs))
+        headline = (f"**Final greedy return {float(mean):.3f} ± {float(half):.3f}** (mean, 95% "
+                    f"CI over seeds) vs {rand:.3f} for a random policy.\n\n")
+    text = (f"# {spec.algo} on {spec.env}\n\n{headline}{spec.seeds} seed(s) from key {spec.seed}, "
+            f"{int(metrics['update'][0, -1])} updates, {steps:,.0f} env steps in total; "
+            f"setup+compile {compile_s:.1f} s, training {train_s:.1f} s "
+            f"({steps / max(train_s, 1e-9):,.0f} env steps/s; the last session's time).\n\n"
+            f"Final values (last update):\n\n{_final_table(metrics)}\n"
+            f"Config: `config.json`; per-update metrics: `metrics/seed_<i>.csv`; "
+            f"checkpoints: `checkpoints/`.\n")
+    (run_dir / "summary.md").write_text(text)
+
+
+def load_final(run_dir: str | Path):
+    """``(spec, loop, carry)`` with the newest checkpoint of ``run_dir``."""
+    spec = load_spec(run_dir)
+    loop = _Loop(spec)
+    like = init_seeds(loop.stages, loop.keys)
+    ckpt = Checkpointer(Path(run_dir) / "checkpoints")
+    restored = ckpt.restore_latest(like)
+    ckpt.close()
+    if restored is None:
+        raise FileNotFoundError(f"{run_dir} has no loadable checkpoint")
+    return spec, loop, restored[1]
+
+
+def evaluate_run(run_dir: str | Path, *, episodes: int = 128, seed: int = 0,
+                 gif: Optional[str | Path] = None) -> Dict[str, Any]:
+    """Greedy/deterministic evaluation of every seed's final policy: ``episodes`` vmapped
+    episodes per seed; mean and IQM with 95% bootstrap CIs over all episodes, per-seed
+    means; optionally a GIF of one episode of seed 0."""
+    spec, loop, carry = load_final(run_dir)
+    policy = loop.module.make_policy(loop.config, loop.env)
+    keys = jax.random.split(jax.random.key(seed), spec.seeds)
+    result = jax.jit(jax.vmap(lambda p, k: evaluate(loop.env, policy, p, k, episodes)))(
+        carry.params, keys)
+    returns = np.asarray(result.team_return)  # [seeds, episodes]
+    flat = returns.reshape(-1)
+    mean, inter = bootstrap_ci(flat, np.mean), bootstrap_ci(flat, iqm)
+    report = dict(run=str(run_dir), algo=spec.algo, env=spec.env, episodes=int(flat.size),
+                  mean=mean.value, mean_ci=[mean.low, mean.high],
+                  iqm=inter.value, iqm_ci=[inter.low, inter.high],
+                  per_seed_mean=returns.mean(1).tolist())
+    if gif is not None:
+        params0 = jax.tree.map(lambda x: x[0], carry.params)
+        report["gif"] = str(record_episode(loop.env, policy, params0, jax.random.key(seed), gif))
+    _write_json(Path(run_dir) / "eval.json", report)
+    return report
+
+
+def record_episode(env, policy, params, key, path: str | Path, fps: float = 8.0) -> Path:
+    """Render one episode of ``policy`` to a GIF (host loop over ``env.render``)."""
+    from jaxmarl_lite.render import save_gif
+
+    act = jax.jit(policy.act)
+    step = jax.jit(env.step)
+    key, reset_key = jax.random.split(key)
+    obs, state = env.reset(reset_key)
+    carry, first = policy.init_carry(1), np.ones((1,), bool)
+    frames = [env.render(state)]
+    for _ in range(env.max_episode_steps):
+        key, act_key, step_key = jax.random.split(key, 3)
+        mask = env.action_mask(state)[None]
+        actions, carry = act(params, carry, obs[None], mask, first, act_key)
+        obs, next_state, _, term, trunc, info = step(step_key, state, actions[0])
+        first = np.zeros((1,), bool)
+        if bool(np.all(np.asarray(term | trunc))):
+            break  # the returned state is already the next episode's: stop before it
+        state = next_state
+        frames.append(env.render(state))
+    return save_gif(frames, path, fps=fps)
+
+
+def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, *,
+              metric: str = "eval_return") -> Path:
+    """Learning curves (mean and 95% CI over seeds, one line per run) as PNG."""
+    from jaxmarl_lite.plotting import plot_curves
+
+    curves = {}
+    for run_dir in run_dirs:
+        spec, metrics = load_spec(run_dir), read_metrics(run_dir)
+        if metric not in metrics:
+            raise ValueError(f"{run_dir} has no metric {metric!r}; it has "
+                             f"{', '.join(sorted(metrics))}")
+        label = f"{spec.algo} / {spec.env} ({Path(run_dir).name})"
+        curves[label] = (metrics["env_steps"][0], metrics[metric])
+    return plot_curves(curves, out, ylabel=metric.replace("_", " "))
