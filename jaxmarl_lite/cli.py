@@ -152,8 +152,8 @@ def _cmd_list(args) -> int:
     for name in sorted(algorithms.ALGORITHMS):
         try:
             presets = ", ".join(sorted(algorithms.get(name).PRESETS)) or "-"
-        except ImportError:
-            presets = "(not installed)"
+        except ValueError:
+            presets = "(not implemented yet)"
         print(f"  {name}: {presets}")
     return 0
 

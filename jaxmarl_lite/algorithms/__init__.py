@@ -22,4 +22,9 @@ def get(name: str) -> ModuleType:
     """The algorithm module called ``name`` (``ValueError`` listing the valid names)."""
     if name not in ALGORITHMS:
         raise ValueError(unknown_name_message("algorithm", name, sorted(ALGORITHMS)))
-    return importlib.import_module(ALGORITHMS[name])
+    try:
+        return importlib.import_module(ALGORITHMS[name])
+    except ModuleNotFoundError as err:
+        if err.name != ALGORITHMS[name]:
+            raise
+        raise ValueError(f"algorithm {name!r} is not implemented yet") from None
