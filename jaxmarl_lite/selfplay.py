@@ -1,0 +1,101 @@
+"""Self-play opponent pool: a fixed-size ring of past parameter snapshots, usable inside
+``jit``/``lax.scan`` (all functions are pure and shapes never change).
+
+The pool stores ``pool_size`` copies of a parameter pytree stacked on a leading axis,
+how many slots have been written (``count``, at most ``pool_size``) and the next slot to
+write (``index``). Adding to a full pool overwrites the oldest snapshot. Sampling is
+uniform over the written slots only; on a pool that is still empty it returns the
+parameters the pool was created with (slot 0).
+
+Typical use in a training scan: every few updates ``pool = add_if(pool, params, cond)``;
+at every episode start ``opp, is_self = choose_opponents(pool, params, key, num_envs,
+self_play_prob)`` gives each env either the current parameters (share
+``self_play_prob``) or a past snapshot, with a leading ``[num_envs]`` axis to ``vmap``
+the opponent's network over.
+"""
+from __future__ import annotations
+
+from typing import Any, Tuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+Params = Any
+
+
+@struct.dataclass
+class OpponentPool:
+    params: Params
+    """Snapshots, every leaf ``[pool_size, ...]``."""
+    count: jax.Array
+    """``[]`` int32: slots written so far, capped at ``pool_size``."""
+    index: jax.Array
+    """``[]`` int32: the slot the next :func:`add` writes (the oldest once full)."""
+
+    @property
+    def pool_size(self) -> int:
+        return jax.tree.leaves(self.params)[0].shape[0]
+
+
+def init_pool(params: Params, pool_size: int) -> OpponentPool:
+    """An empty pool of ``pool_size`` slots shaped like ``params`` (every slot holds a copy
+    of ``params`` until written, so sampling an empty pool returns ``params``)."""
+    if int(pool_size) < 1:
+        raise ValueError(f"init_pool: pool_size must be >= 1, got {pool_size}")
+    if not jax.tree.leaves(params):
+        raise ValueError("init_pool: params has no array leaves to store")
+    stacked = jax.tree.map(lambda x: jnp.broadcast_to(x, (pool_size,) + jnp.shape(x)), params)
+    return OpponentPool(stacked, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+
+def add(pool: OpponentPool, params: Params) -> OpponentPool:
+    """Write a snapshot into the next slot (overwriting the oldest when full)."""
+    stored = jax.tree.map(lambda buf, x: buf.at[pool.index].set(x), pool.params, params)
+    size = pool.pool_size
+    return OpponentPool(
+        stored, jnp.minimum(pool.count + 1, size), (pool.index + 1) % size
+    )
+
+
+def add_if(pool: OpponentPool, params: Params, cond: jax.Array) -> OpponentPool:
+    """:func:`add` when ``cond`` (a traced bool) holds, else the pool unchanged."""
+    return jax.tree.map(lambda new, old: jnp.where(cond, new, old), add(pool, params), pool)
+
+
+def sample_index(pool: OpponentPool, key: jax.Array) -> jax.Array:
+    """``[]`` int32 slot drawn uniformly from the written ones (0 for an empty pool)."""
+    return jax.random.randint(key, (), 0, jnp.maximum(pool.count, 1))
+
+
+def get(pool: OpponentPool, slot: jax.Array) -> Params:
+    """The snapshot stored in ``slot`` (leaves without the pool axis)."""
+    return jax.tree.map(lambda buf: buf[slot], pool.params)
+
+
+def sample(pool: OpponentPool, key: jax.Array) -> Params:
+    """The parameters of a uniformly chosen written slot."""
+    return get(pool, sample_index(pool, key))
+
+
+def choose_opponent(
+    pool: OpponentPool, current: Params, key: jax.Array, self_play_prob: float | jax.Array
+) -> Tuple[Params, jax.Array]:
+    """One episode's opponent: ``current`` with probability ``self_play_prob`` (always while
+    the pool is empty), else a pool sample. Returns ``(params, is_self)``."""
+    key_coin, key_slot = jax.random.split(key)
+    is_self = (jax.random.uniform(key_coin) < self_play_prob) | (pool.count == 0)
+    past = sample(pool, key_slot)
+    return jax.tree.map(lambda c, p: jnp.where(is_self, c, p), current, past), is_self
+
+
+def choose_opponents(
+    pool: OpponentPool, current: Params, key: jax.Array, num: int,
+    self_play_prob: float | jax.Array,
+) -> Tuple[Params, jax.Array]:
+    """:func:`choose_opponent` for ``num`` episodes independently: parameters with a
+    leading ``[num]`` axis and ``is_self`` ``[num]`` bool."""
+    keys = jax.random.split(key, num)
+    return jax.vmap(choose_opponent, in_axes=(None, None, 0, None))(
+        pool, current, keys, self_play_prob
+    )

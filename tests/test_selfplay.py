@@ -1,0 +1,97 @@
+"""Opponent-pool mechanics: ring order, sampling only written slots, self-play share."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmarl_lite import selfplay as sp
+
+
+def snapshot(v):
+    """A small parameter pytree whose every leaf encodes the version ``v``."""
+    return {"w": jnp.full((2, 3), v, jnp.float32), "b": {"bias": jnp.full((3,), v, jnp.float32)}}
+
+
+def test_init_pool_shapes_and_validation():
+    pool = sp.init_pool(snapshot(0.0), 4)
+    assert pool.pool_size == 4
+    assert pool.params["w"].shape == (4, 2, 3) and pool.params["b"]["bias"].shape == (4, 3)
+    assert int(pool.count) == 0 and int(pool.index) == 0
+    with pytest.raises(ValueError, match="pool_size"):
+        sp.init_pool(snapshot(0.0), 0)
+    with pytest.raises(ValueError, match="leaves"):
+        sp.init_pool({}, 3)
+
+
+def test_ring_overwrites_oldest_first():
+    pool = sp.init_pool(snapshot(-1.0), 3)
+    add = jax.jit(sp.add)
+    counts, indices = [], []
+    for v in range(1, 6):  # versions 1..5 into 3 slots
+        pool = add(pool, snapshot(float(v)))
+        counts.append(int(pool.count))
+        indices.append(int(pool.index))
+    assert counts == [1, 2, 3, 3, 3] and indices == [1, 2, 0, 1, 2]
+    # slots hold [4, 5, 3]: versions 1 and 2 were overwritten, oldest first
+    np.testing.assert_array_equal(pool.params["w"][:, 0, 0], [4, 5, 3])
+    np.testing.assert_array_equal(pool.params["b"]["bias"][:, 2], [4, 5, 3])
+    np.testing.assert_array_equal(sp.get(pool, 1)["w"], np.full((2, 3), 5.0))
+
+
+def test_add_if_inside_scan():
+    def body(pool, t):
+        return sp.add_if(pool, snapshot(t.astype(jnp.float32)), t % 3 == 0), None
+
+    scan = jax.jit(lambda p: jax.lax.scan(body, p, jnp.arange(10)))
+    pool, _ = scan(sp.init_pool(snapshot(0.0), 8))
+    assert int(pool.count) == 4 and int(pool.index) == 4  # t = 0, 3, 6, 9
+    np.testing.assert_array_equal(pool.params["w"][:5, 0, 0], [0, 3, 6, 9, 0])
+
+
+def test_sampling_only_filled_slots_uniformly():
+    pool = sp.init_pool(snapshot(-1.0), 5)
+    for v in (10.0, 20.0, 30.0):
+        pool = sp.add(pool, snapshot(v))
+    keys = jax.random.split(jax.random.key(0), 3000)
+    drawn = jax.jit(jax.vmap(sp.sample, in_axes=(None, 0)))(pool, keys)
+    values = np.asarray(drawn["w"][:, 0, 0])
+    assert set(np.unique(values)) == {10.0, 20.0, 30.0}  # never the unwritten slots (-1)
+    np.testing.assert_array_equal(drawn["b"]["bias"][:, 0], values)  # leaves from one slot
+    freq = np.array([(values == v).mean() for v in (10.0, 20.0, 30.0)])
+    np.testing.assert_allclose(freq, 1 / 3, atol=0.04)
+    # an empty pool returns the parameters it was created with
+    empty = sp.init_pool(snapshot(7.0), 5)
+    assert float(sp.sample(empty, jax.random.key(1))["w"][0, 0]) == 7.0
+
+
+def test_share_of_self_play_and_pool_opponents():
+    pool = sp.init_pool(snapshot(0.0), 4)
+    for v in (1.0, 2.0):
+        pool = sp.add(pool, snapshot(v))
+    current = snapshot(99.0)
+    choose = jax.jit(sp.choose_opponents, static_argnums=3)
+    for share in (0.0, 0.3, 1.0):
+        opp, is_self = choose(pool, current, jax.random.key(2), 4000, share)
+        w = np.asarray(opp["w"][:, 0, 0])
+        assert opp["w"].shape == (4000, 2, 3) and is_self.shape == (4000,)
+        np.testing.assert_array_equal(w == 99.0, np.asarray(is_self))
+        assert abs(float(is_self.mean()) - share) < 0.03
+        assert set(np.unique(w[~np.asarray(is_self)])) <= {1.0, 2.0}
+    # with nothing stored yet, every episode is self-play
+    _, is_self = choose(sp.init_pool(snapshot(0.0), 4), current, jax.random.key(3), 100, 0.0)
+    assert bool(is_self.all())
+
+
+def test_choose_opponent_single_episode_and_traced_share():
+    pool = sp.add(sp.init_pool(snapshot(0.0), 2), snapshot(5.0))
+
+    @jax.jit
+    def pick(key, share):
+        return sp.choose_opponent(pool, snapshot(9.0), key, share)
+
+    params, is_self = pick(jax.random.key(0), jnp.float32(1.0))
+    assert bool(is_self) and float(params["w"][0, 0]) == 9.0
+    params, is_self = pick(jax.random.key(0), jnp.float32(0.0))
+    assert not bool(is_self) and float(params["w"][0, 0]) == 5.0
