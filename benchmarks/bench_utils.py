@@ -8,7 +8,7 @@ import subprocess
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Tuple
+from typing import Any, Callable, Dict, Iterable, NamedTuple, Tuple
 
 import jax
 
@@ -90,6 +90,46 @@ def markdown_table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
     for row in rows:
         lines.append("| " + " | ".join(str(c) for c in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+class Trained(NamedTuple):
+    metrics: Dict[str, Any]  # [seeds, num_updates] arrays
+    team_return: Any  # [seeds] final deterministic return (mean over agents and episodes)
+    agent_returns: Any  # [seeds, num_agents] final deterministic return of each agent
+    seconds: float  # wall time of training all seeds, compile included
+
+
+def train_and_evaluate(algo: str, cfg, env, seeds: int, episodes: int = 512,
+                       key: int = 0) -> Trained:
+    """Train ``seeds`` seeds of ``algo`` at once (vmapped) and evaluate each seed's final
+    deterministic policy over ``episodes`` episodes."""
+    import numpy as np
+
+    from jaxmarl_lite.algorithms import get
+    from jaxmarl_lite.algorithms._common.evaluation import evaluate
+    from jaxmarl_lite.algorithms._common.training import train_seeds
+
+    module = get(algo)
+    stages = module.make_stages(cfg, env)
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(train_seeds(stages, jax.random.split(jax.random.key(key), seeds)))
+    seconds = time.perf_counter() - t0
+    policy = module.make_policy(cfg, env)
+    res = jax.jit(jax.vmap(lambda p, k: evaluate(env, policy, p, k, episodes)))(
+        out.carry.params, jax.random.split(jax.random.key(key + 1), seeds))
+    return Trained(jax.device_get(out.metrics), np.asarray(res.team_return.mean(-1)),
+                   np.asarray(res.agent_returns.mean(-2)), seconds)
+
+
+def random_returns(env, episodes: int = 4096) -> Tuple[float, Any]:
+    """``(team return, per-agent returns [num_agents])`` of a uniformly random policy."""
+    import numpy as np
+
+    from jaxmarl_lite.algorithms._common.evaluation import evaluate, random_policy
+
+    res = jax.jit(lambda k: evaluate(env, random_policy(env), None, k, episodes))(
+        jax.random.key(2))
+    return float(res.team_return.mean()), np.asarray(res.agent_returns.mean(0))
 
 
 def load_jaxmarl_baseline(path: str | Path):

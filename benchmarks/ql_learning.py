@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_utils import RESULTS, markdown_table, write_result  # noqa: E402
+from bench_utils import (RESULTS, markdown_table, random_returns,  # noqa: E402
+                         train_and_evaluate, write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite.algorithms import get  # noqa: E402
-from jaxmarl_lite.algorithms._common.evaluation import evaluate, random_policy  # noqa: E402
-from jaxmarl_lite.algorithms._common.training import train_seeds as vmapped_train  # noqa: E402
 from jaxmarl_lite.plotting import plot_curves  # noqa: E402
 from jaxmarl_lite.stats import mean_ci  # noqa: E402
 
@@ -37,20 +34,12 @@ GRID_STEPS = 100_000  # the "grid_quick" preset with twice its budget
 
 
 def train_seeds(algo: str, cfg, env, seeds: int):
-    module = get(algo)
-    stages = module.make_stages(cfg, env)
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(vmapped_train(stages, jax.random.split(jax.random.key(0), seeds)))
-    seconds = time.perf_counter() - t0
-    policy = module.make_policy(cfg, env)
-    final = jax.jit(jax.vmap(lambda p, k: evaluate(env, policy, p, k, 512).team_return.mean()))(
-        out.carry.params, jax.random.split(jax.random.key(1), seeds))
-    return out.metrics, np.asarray(final), seconds
+    out = train_and_evaluate(algo, cfg, env, seeds)
+    return out.metrics, out.team_return, out.seconds
 
 
 def random_return(env) -> float:
-    res = jax.jit(lambda k: evaluate(env, random_policy(env), None, k, 4096))(jax.random.key(2))
-    return float(res.team_return.mean())
+    return random_returns(env)[0]
 
 
 def grid_part(seeds: int):

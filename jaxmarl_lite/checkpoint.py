@@ -3,7 +3,9 @@
 Every save is written to a temporary directory and renamed into place by orbax, so a
 process killed mid-save never replaces the last good checkpoint. On restore the newest
 checkpoint that loads is used; a corrupted or partial one is skipped with a warning.
-Typed PRNG keys in the carry are stored as their raw key data and re-wrapped on restore.
+Typed PRNG keys in the carry are stored as their raw key data and re-wrapped on restore;
+empty arrays (e.g. an MPE task without goals), which orbax cannot write, are stored as a
+scalar placeholder and rebuilt from the reference carry's shape on restore.
 """
 from __future__ import annotations
 
@@ -22,13 +24,20 @@ def _is_key(x: Any) -> bool:
 
 
 def _to_storable(tree: Any) -> Any:
-    return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+    def store(x):
+        if _is_key(x):
+            x = jax.random.key_data(x)
+        return np.zeros((), np.asarray(x).dtype) if np.size(x) == 0 else x
+
+    return jax.tree.map(store, tree)
 
 
 def _from_storable(stored: Any, like: Any) -> Any:
     def restore(value, ref):
         if _is_key(ref):
             return jax.random.wrap_key_data(value, impl=jax.random.key_impl(ref))
+        if np.size(ref) == 0:
+            return np.zeros(np.shape(ref), np.asarray(ref).dtype)
         return value
 
     return jax.tree.map(restore, stored, like)

@@ -16,6 +16,7 @@ def make_carry(seed: int):
         "key": jax.random.split(key, 2),
         "step": jnp.asarray(seed, jnp.int32),
         "flags": jnp.array([True, False]),
+        "empty": jnp.zeros((2, 0, 3)),  # e.g. an MPE task without goals (orbax cannot write it)
     }
 
 

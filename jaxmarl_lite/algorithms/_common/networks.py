@@ -29,11 +29,45 @@ def activation(name: str) -> Callable[[jax.Array], jax.Array]:
     return ACTIVATIONS[name]
 
 
+def orthogonal(scale: float = 1.0):
+    """Orthogonal kernel initialiser for 2-D kernels ``[fan_in, fan_out]``: the distribution
+    of ``flax.linen.initializers.orthogonal`` (the Q factor, with a positive-diagonal R, of
+    a Gaussian matrix, transposed when wide), computed by Gram-Schmidt with
+    re-orthogonalisation (matmuls only) instead of LAPACK's QR.
+
+    Why: under ``vmap`` (per-agent parameters, or ``jax.vmap(train)`` over seeds) the QR
+    becomes a batched LAPACK call that jaxlib 0.10 splits over XLA:CPU's intra-op thread
+    pool and waits on from inside that pool; with as many concurrent QRs as pool threads
+    (2 on a 2-core machine) every thread waits and the process hangs with idle cores.
+    """
+
+    def init(key, shape, dtype=jnp.float32):
+        if len(shape) != 2:
+            raise ValueError(f"orthogonal: expected a 2-D kernel shape, got {shape}")
+        rows, cols = shape
+        tall = (rows, cols) if rows >= cols else (cols, rows)
+        q = _orthonormal_columns(jax.random.normal(key, tall, jnp.float32))
+        return (scale * (q if rows >= cols else q.T)).astype(dtype)
+
+    return init
+
+
+def _orthonormal_columns(a: jax.Array) -> jax.Array:
+    """``Q`` of ``a = QR`` (``[m, n]``, ``m >= n``, ``diag(R) > 0``) by classical
+    Gram-Schmidt applied twice per column (orthogonal to float32 working precision)."""
+
+    def column(j, q):
+        v = a[:, j]
+        v = v - q @ (q.T @ v)  # columns >= j of q are still zero
+        v = v - q @ (q.T @ v)
+        return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+    return jax.lax.fori_loop(0, a.shape[1], column, jnp.zeros_like(a))
+
+
 def dense(features: int, scale: float = np.sqrt(2.0)) -> nn.Dense:
     """Orthogonally initialised dense layer with zero bias (PPO/DQN practice)."""
-    return nn.Dense(
-        features, kernel_init=nn.initializers.orthogonal(scale), bias_init=nn.initializers.zeros
-    )
+    return nn.Dense(features, kernel_init=orthogonal(scale), bias_init=nn.initializers.zeros)
 
 
 class MLP(nn.Module):
@@ -106,7 +140,7 @@ class ScannedGRU(nn.Module):
 
 def _stacked_orthogonal(blocks: int):
     """``[H, blocks * H]``: an orthogonal ``[H, H]`` block per gate (as GRUCell's init)."""
-    ortho = nn.initializers.orthogonal()
+    ortho = orthogonal()
 
     def init(key, shape, dtype=jnp.float32):
         h = shape[0]

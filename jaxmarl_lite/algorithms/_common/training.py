@@ -77,9 +77,9 @@ def initial_episode_metrics() -> EpisodeMetrics:
 
 def init_seeds(stages: TrainStages, keys: jax.Array) -> Any:
     """Carries for a batch of seeds ``keys [S]``, stacked on a leading axis, for
-    ``jax.vmap(lambda c: run_updates(stages, c, n))``. Initialises the seeds one by one:
-    a vmapped ``init`` that allocates a large replay buffer has been seen to hang XLA:CPU
-    (jax 0.10) on some runs, while the vmapped updates do not."""
+    ``jax.vmap(lambda c: run_updates(stages, c, n))``. Initialises the seeds one by one
+    with one compiled ``init`` (so each seed's carry equals its single-seed ``init``
+    exactly; only the updates are vmapped)."""
     init = jax.jit(stages.init)
     carries = [init(k) for k in keys]
     return jax.tree.map(lambda *xs: jnp.stack(xs), *carries)

@@ -1,0 +1,79 @@
+"""Training-loop throughput: env steps per second of a whole compiled ``train`` (rollouts,
+replay, gradient steps, target updates, evaluation) for 1 and more vmapped seeds.
+
+Compile time is measured separately (``lower().compile()``) and excluded; the reported time
+is the best of ``--repeats`` runs of the compiled loop from a fresh ``init``.
+
+    python benchmarks/train_speed.py --algo maddpg --env simple_spread --seeds 1 8
+    python benchmarks/train_speed.py --algo mappo --preset jaxmarl_mappo_rnn_mpe --seeds 1 8
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import jax
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_utils import markdown_table, time_compiled, write_result  # noqa: E402
+
+import jaxmarl_lite as jl  # noqa: E402
+from jaxmarl_lite.algorithms import get  # noqa: E402
+from jaxmarl_lite.algorithms._common.training import init_seeds, run_updates  # noqa: E402
+from jaxmarl_lite.cli import parse_env_kwargs, parse_value  # noqa: E402
+
+
+def measure(algo: str, cfg, env, seeds: int, repeats: int):
+    """``(compile_s, run_s, env_steps)`` of ``seeds`` vmapped seeds over the whole budget."""
+    stages = get(algo).make_stages(cfg, env)
+    carry = init_seeds(stages, jax.random.split(jax.random.key(0), seeds))
+    loop = jax.vmap(lambda c: run_updates(stages, c, stages.num_updates))  # whole result: no DCE
+    compile_s, run_s = time_compiled(loop, carry, repeats=repeats, warmup=False)
+    steps = float(jax.device_get(jax.jit(loop)(carry).metrics["env_steps"][:, -1]).sum())
+    return compile_s, run_s, steps
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--algo", default="maddpg")
+    parser.add_argument("--env", default="simple_spread")
+    parser.add_argument("--env-set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--preset", default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--steps", type=int, default=200_000, help="env steps per seed")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--name", default=None, help="results/<name>.{md,json}")
+    args = parser.parse_args()
+    module = get(args.algo)
+    cfg = module.PRESETS[args.preset] if args.preset else module.Config()
+    fields = cfg.field_types()
+    overrides = {k: parse_value(v, fields[k], k) for k, v in (s.split("=", 1) for s in args.set)}
+    cfg = cfg.replace(total_timesteps=args.steps, eval_every=10**9, **overrides)
+    env_kwargs = parse_env_kwargs(args.env, args.env_set)
+    env = jl.make(args.env, **env_kwargs)
+    rows, record = [], []
+    for seeds in args.seeds:
+        compile_s, run_s, steps = measure(args.algo, cfg, env, seeds, args.repeats)
+        rate = steps / run_s
+        record.append(dict(seeds=seeds, compile_s=compile_s, run_s=run_s, env_steps=steps,
+                           env_steps_per_s=rate))
+        rows.append([seeds, f"{steps:,.0f}", f"{run_s:.1f}", f"{rate:,.0f}", f"{compile_s:.1f}"])
+        print(rows[-1], flush=True)
+    name = args.name or f"train_speed_{args.algo}"
+    md = (f"# Training-loop speed: {args.algo} on {args.env} {env_kwargs or ''}\n\n"
+          + markdown_table(["seeds (vmap)", "env steps (all seeds)", "run s", "env steps/s",
+                            "compile s"], rows)
+          + f"\nPreset `{args.preset or 'defaults'}`, overrides {overrides or 'none'}, "
+          f"{args.steps:,} env steps per seed, evaluation off; best of {args.repeats} runs.\n"
+          f"\nReproduce: `python benchmarks/train_speed.py {' '.join(sys.argv[1:])}`\n")
+    print(md)
+    write_result(name, dict(algo=args.algo, env=args.env, env_kwargs=env_kwargs,
+                            config=cfg.to_dict(), results=record), md)
+
+
+if __name__ == "__main__":
+    main()
