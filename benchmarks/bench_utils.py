@@ -84,6 +84,27 @@ def write_result(name: str, payload: Dict[str, Any], markdown: str | None = None
     return path
 
 
+def side_by_side(ours, reference, ref_path, algo, steps, seeds, num_envs) -> Dict[str, Any]:
+    """Time ``ours`` and (when ``ref_path`` is given) the reference implementation on the same
+    run; each returns ``(compile_s, run_s, env_steps)``. Returns the record of one table row."""
+    c_ours, r_ours, n_ours = ours(algo, steps, seeds, num_envs)
+    rec = dict(algo=algo, seeds=seeds, num_envs=num_envs, steps_per_seed=steps,
+               ours_sps=n_ours / r_ours, ours_compile_s=c_ours)
+    if ref_path:
+        c_ref, r_ref, n_ref = reference(ref_path, algo, steps, seeds, num_envs)
+        rec.update(jaxmarl_sps=n_ref / r_ref, jaxmarl_compile_s=c_ref,
+                   ratio=(n_ours / r_ours) / (n_ref / r_ref))
+    return rec
+
+
+def ratio_cells(rec: Dict[str, Any]) -> list:
+    """``ours steps/s, reference steps/s, ratio, compile s`` cells of a side-by-side row."""
+    nan = float("nan")
+    return [f"{rec['ours_sps']:,.0f}", f"{rec.get('jaxmarl_sps', nan):,.0f}",
+            f"**{rec.get('ratio', nan):.2f}x**",
+            f"{rec['ours_compile_s']:.1f} / {rec.get('jaxmarl_compile_s', nan):.1f}"]
+
+
 def markdown_table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
     header = list(header)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -147,6 +168,7 @@ def load_jaxmarl_baseline(path: str | Path):
         except ImportError:
             stub = types.ModuleType(name)
             stub.main = lambda *a, **k: (lambda f: f)  # hydra.main decorator
+            stub.log = lambda *a, **k: None  # wandb.log (called from inside some loops)
             stub.OmegaConf = type("OmegaConf", (), {"to_container": staticmethod(lambda c, **k: c),
                                                     "to_yaml": staticmethod(str)})
             sys.modules[name] = stub

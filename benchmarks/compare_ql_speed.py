@@ -27,7 +27,8 @@ import jax
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_utils import load_jaxmarl_baseline, markdown_table, time_compiled, write_result  # noqa: E402
+from bench_utils import (load_jaxmarl_baseline, markdown_table, ratio_cells,  # noqa: E402
+                         side_by_side, time_compiled, write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite.algorithms import get  # noqa: E402
@@ -87,17 +88,9 @@ def main():
     rows, records = [], []
     for algo, seeds, num_envs in runs:
         steps = args.steps if seeds <= 8 else max(args.steps // 4, 50_000)
-        c_ours, r_ours, n_ours = ours(algo, steps, seeds, num_envs)
-        rec = dict(algo=algo, seeds=seeds, num_envs=num_envs, steps_per_seed=steps,
-                   ours_sps=n_ours / r_ours, ours_compile_s=c_ours)
-        if args.jaxmarl:
-            c_ref, r_ref, n_ref = jaxmarl(args.jaxmarl, algo, steps, seeds, num_envs)
-            rec.update(jaxmarl_sps=n_ref / r_ref, jaxmarl_compile_s=c_ref,
-                       ratio=(n_ours / r_ours) / (n_ref / r_ref))
+        rec = side_by_side(ours, jaxmarl, args.jaxmarl, algo, steps, seeds, num_envs)
         records.append(rec)
-        row = [algo, seeds, num_envs, f"{steps:,}", f"{rec['ours_sps']:,.0f}",
-               f"{rec.get('jaxmarl_sps', float('nan')):,.0f}", f"**{rec.get('ratio', float('nan')):.2f}x**",
-               f"{c_ours:.1f} / {rec.get('jaxmarl_compile_s', float('nan')):.1f}"]
+        row = [algo, seeds, num_envs, f"{steps:,}", *ratio_cells(rec)]
         rows.append(row)
         print(" | ".join(str(x) for x in row), flush=True)
     table = markdown_table(["algo", "seeds", "num_envs", "steps/seed", "jaxmarl-lite env-steps/s",

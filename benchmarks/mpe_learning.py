@@ -10,6 +10,9 @@ and learning curves (evaluation return, mean and 95% CI over seeds) as PNG per t
     python benchmarks/mpe_learning.py --algos mappo ippo --tasks spread spread_cont --seeds 8 \\
         --name ppo_mpe
 
+Results are written after every (task, algorithm) pair and merged into an existing
+``results/<name>.json`` of the same budget, so a long run can be split by ``--tasks``.
+
 MAPPO/IPPO only run on the cooperative tasks (a shared team reward). Presets: MADDPG
 ``mpe_fast``; MAPPO ``mappo_paper_mpe`` (Yu et al. 2022's MPE settings) with a feed-forward
 agent by default (``--ppo-recurrent`` for the GRU); IPPO ``jaxmarl_ippo_ff_mpe``.
@@ -17,6 +20,7 @@ agent by default (``--ppo-recurrent`` for the GRU); IPPO ``jaxmarl_ippo_ff_mpe``
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -75,6 +79,49 @@ def fmt(mean, half):
     return f"{mean:.2f} ± {half:.2f}"
 
 
+def row_for(task, algo, entry, rand):
+    """One markdown row from a stored ``results[task][algo]`` entry."""
+    coop = TASKS[task][2]
+    team_cell = "" if coop else "; ".join(
+        f"{k} {fmt(m, h)} (random {rand['random_teams'][k]:.2f})"
+        for k, (m, h) in entry["teams"].items())
+    return [task, algo, fmt(entry["mean"], entry["ci95"]), f"{rand['random']:.2f}",
+            f"{entry['mean'] - rand['random']:+.2f}", team_cell, f"{entry['seconds']:.0f}"]
+
+
+def load_previous(name, seeds, steps, recurrent):
+    """Results of an earlier run under the same name and budget, so a run can be split or
+    resumed task by task; anything else starts a fresh record."""
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    if (old.get("seeds"), old.get("steps"), old.get("ppo_recurrent", False)) != (
+            seeds, steps, recurrent):
+        print(f"{path} has a different budget; starting a fresh record", flush=True)
+        return {}
+    return old.get("results", {})
+
+
+def render(name, seeds, steps, recurrent, record):
+    rows = [row_for(task, algo, record[task][algo], record[task])
+            for task in TASKS if task in record for algo in PRESETS if algo in record[task]]
+    algos = [a for a in PRESETS if any(a in r for r in record.values())]
+    table = markdown_table(["task", "algo", "final team return (mean ± 95% CI)", "random",
+                            "gain", "per team (competitive tasks)", "wall s (incl. compile)"],
+                           rows)
+    tasks = [t for t in TASKS if t in record]
+    return (f"# MPE learning: {', '.join(algos)}\n\n{table}\n{seeds} seeds x "
+            f"{steps:,} env steps per seed, trained at once (vmap); final return = mean of "
+            "512 deterministic episodes per seed; team return = mean over agents. Presets: "
+            + ", ".join(f"{a} `{PRESETS[a]}`" for a in algos)
+            + (" (GRU)" if recurrent else " (MAPPO feed-forward)" if "mappo" in algos else "")
+            + f". Curves: `{name}_<task>.png`.\n"
+            f"\nReproduce: `python benchmarks/mpe_learning.py --algos {' '.join(algos)} "
+            f"--tasks {' '.join(tasks)} --seeds {seeds} --steps {steps} "
+            f"--name {name}{' --ppo-recurrent' if recurrent else ''}`\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--algos", nargs="+", default=["maddpg", "mappo"], choices=list(PRESETS))
@@ -84,14 +131,23 @@ def main():
     parser.add_argument("--ppo-recurrent", action="store_true", help="GRU agents for MAPPO")
     parser.add_argument("--name", default="mpe_learning", help="results/<name>.{md,json}")
     args = parser.parse_args()
-    rows, record = [], {}
+    record = load_previous(args.name, args.seeds, args.steps, args.ppo_recurrent)
+
+    def save():  # after every (task, algo): a long run never loses finished work
+        md = render(args.name, args.seeds, args.steps, args.ppo_recurrent, record)
+        write_result(args.name, dict(seeds=args.seeds, steps=args.steps,
+                                     ppo_recurrent=args.ppo_recurrent, results=record), md)
+        return md
+
     for task in args.tasks:
         env_id, kwargs, coop = TASKS[task]
         env = jl.make(env_id, **kwargs)
         rand_team, rand_agents = random_returns(env)
         rand_teams = team_returns(rand_agents, env)
-        curves, record[task] = {}, dict(env=env_id, env_kwargs=kwargs, random=rand_team,
-                                        random_teams={k: float(v) for k, v in rand_teams.items()})
+        record.setdefault(task, {}).update(
+            env=env_id, env_kwargs=kwargs, random=rand_team,
+            random_teams={k: float(v) for k, v in rand_teams.items()})
+        curves = {}
         for algo in args.algos:
             if algo != "maddpg" and not coop:
                 continue
@@ -103,30 +159,19 @@ def main():
                 final=out.team_return.tolist(), mean=float(mean), ci95=float(half),
                 teams={k: [float(m), float(h)] for k, (m, h) in teams.items()},
                 seconds=out.seconds, env_steps_per_s=args.seeds * args.steps / out.seconds,
-                config=cfg.to_dict())
-            team_cell = ("" if coop else "; ".join(
-                f"{k} {fmt(m, h)} (random {rand_teams[k]:.2f})" for k, (m, h) in teams.items()))
-            rows.append([task, algo, fmt(mean, half), f"{rand_team:.2f}", f"{mean - rand_team:+.2f}",
-                         team_cell, f"{out.seconds:.0f}"])
-            print(rows[-1], flush=True)
-            curves[algo] = (out.metrics["env_steps"][0], out.metrics["eval_return"])
+                config=cfg.to_dict(),
+                curve=dict(env_steps=np.asarray(out.metrics["env_steps"][0]).tolist(),
+                           eval_return=np.asarray(out.metrics["eval_return"]).tolist()))
+            print(row_for(task, algo, record[task][algo], record[task]), flush=True)
+            save()
+        for algo in PRESETS:  # curves of every algorithm recorded on this task so far
+            if algo in record[task] and "curve" in record[task][algo]:
+                c = record[task][algo]["curve"]
+                curves[algo] = (np.asarray(c["env_steps"]), np.asarray(c["eval_return"]))
         plot_curves(curves, RESULTS / f"{args.name}_{task}.png", ylabel="deterministic return",
                     title=f"{env_id} {kwargs or ''} ({args.seeds} seeds)",
                     baseline=("random", rand_team))
-    table = markdown_table(["task", "algo", "final team return (mean ± 95% CI)", "random",
-                            "gain", "per team (competitive tasks)", "wall s (incl. compile)"],
-                           rows)
-    md = (f"# MPE learning: {', '.join(args.algos)}\n\n{table}\n{args.seeds} seeds x "
-          f"{args.steps:,} env steps per seed, trained at once (vmap); final return = mean of "
-          "512 deterministic episodes per seed; team return = mean over agents. Presets: "
-          + ", ".join(f"{a} `{PRESETS[a]}`" for a in args.algos)
-          + (" (GRU)" if args.ppo_recurrent else " (MAPPO feed-forward)" if "mappo" in args.algos else "")
-          + f". Curves: `{args.name}_<task>.png`.\n"
-          f"\nReproduce: `python benchmarks/mpe_learning.py --algos {' '.join(args.algos)} "
-          f"--tasks {' '.join(args.tasks)} --seeds {args.seeds} --steps {args.steps} "
-          f"--name {args.name}{' --ppo-recurrent' if args.ppo_recurrent else ''}`\n")
-    print(md)
-    write_result(args.name, dict(seeds=args.seeds, steps=args.steps, results=record), md)
+    print(save())
 
 
 if __name__ == "__main__":

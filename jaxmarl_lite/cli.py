@@ -105,9 +105,14 @@ def parse_env_kwargs(env: str, items: List[str]) -> Dict[str, Any]:
     return kwargs
 
 
+def _monitoring(args) -> Dict[str, Any]:
+    return dict(progress_every=args.progress_every, tensorboard=args.tensorboard,
+                wandb_project=args.wandb)
+
+
 def _cmd_train(args) -> int:
     if args.resume:
-        run_dir = runs.resume(args.resume, progress=not args.no_progress)
+        run_dir = runs.resume(args.resume, progress=not args.no_progress, **_monitoring(args))
     else:
         if args.algo is None or args.env is None:
             raise ValueError("train needs ALGO and ENV (or --resume RUN_DIR)")
@@ -118,7 +123,7 @@ def _cmd_train(args) -> int:
                              total_steps=args.total_steps, preset=args.preset,
                              overrides=overrides, env_kwargs=env_kwargs,
                              save_every=args.save_every, progress=not args.no_progress,
-                             stop_after=args.stop_after)
+                             stop_after=args.stop_after, **_monitoring(args))
     summary = Path(run_dir) / "summary.md"
     if summary.exists():
         print(summary.read_text())
@@ -188,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     t.add_argument("--plot", action="store_true", help="write RUN_DIR/curves.png at the end")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--progress-every", type=int, default=0, metavar="K",
+                   help="updates between progress callbacks from inside the compiled loop "
+                        "(0: about 100 per run)")
+    t.add_argument("--tensorboard", action="store_true",
+                   help="log metrics to RUN_DIR/tensorboard (extra: jaxmarl-lite[tensorboard])")
+    t.add_argument("--wandb", metavar="PROJECT",
+                   help="log metrics to a W&B run (offline unless WANDB_MODE is set; "
+                        "extra: jaxmarl-lite[wandb])")
     t.add_argument("--stop-after", type=int, help=argparse.SUPPRESS)  # tests: interrupt
     t.set_defaults(func=_cmd_train)
     e = sub.add_parser("eval", help="evaluate a run's final policies")
@@ -214,7 +227,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, ImportError) as err:
         print(f"jaxmarl-lite {args.command}: error: {err}", file=sys.stderr)
         return 2
 

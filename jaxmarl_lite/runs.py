@@ -10,8 +10,11 @@ The Python side of the ``jaxmarl-lite`` command line; every command is a functio
 A run directory holds ``config.json`` (algorithm, env, env kwargs, the resolved algorithm
 config, seeds, base key), ``system.json`` (package versions, device), ``checkpoints/`` (the
 whole vmapped training carry every ``save_every`` updates, orbax), ``metrics/seed_<i>.csv``
-(one row per update) and ``summary.md``. The compiled loop runs ``chunk`` updates per call;
-progress is shown between calls (no host callbacks inside the loop). A resumed run continues
+(one row per update) and ``summary.md``. The compiled loop runs ``chunk`` updates per
+call (one checkpoint interval); the progress bar is fed from inside it by a host callback
+every ``progress_every`` updates (``jax.debug.callback``; results are bitwise the same with
+or without it) and after every chunk. Optional TensorBoard / W&B loggers
+(:mod:`jaxmarl_lite.logging_backends`) receive each chunk's metrics. A resumed run continues
 from the newest loadable checkpoint and ends bitwise identical to an uninterrupted run.
 """
 from __future__ import annotations
@@ -31,8 +34,9 @@ import numpy as np
 import jaxmarl_lite
 from jaxmarl_lite import algorithms
 from jaxmarl_lite.algorithms._common.evaluation import evaluate
-from jaxmarl_lite.algorithms._common.training import init_seeds, run_updates
+from jaxmarl_lite.algorithms._common.training import init_seeds, run_updates_seeds
 from jaxmarl_lite.checkpoint import Checkpointer
+from jaxmarl_lite.logging_backends import check_available, make_loggers
 from jaxmarl_lite.registry import make
 from jaxmarl_lite.stats import bootstrap_ci, iqm, mean_ci
 
@@ -100,10 +104,14 @@ class _Loop:
         self.stages = self.module.make_stages(self.config, self.env)
         self.keys = jax.random.split(jax.random.key(spec.seed), spec.seeds)
         self._chunks: Dict[int, Callable] = {}
+        self.on_progress: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None
+        self.progress_every = 0
 
     def compiled_chunk(self, carry, n: int) -> Callable:
         if n not in self._chunks:
-            fn = jax.jit(jax.vmap(lambda c: run_updates(self.stages, c, n)))
+            callback = (lambda i, m: self.on_progress(int(i), m)) if self.on_progress else None
+            fn = jax.jit(lambda c: run_updates_seeds(self.stages, c, n, callback,
+                                                     self.progress_every))
             self._chunks[n] = fn.lower(carry).compile()
         return self._chunks[n]
 
@@ -169,12 +177,16 @@ def train(algo: str, env: str, *, out: str | Path, seeds: int = 1, seed: int = 0
           total_steps: Optional[int] = None, preset: Optional[str] = None,
           overrides: Optional[Mapping[str, Any]] = None,
           env_kwargs: Optional[Mapping[str, Any]] = None, save_every: int = 0,
-          chunk: int = 0, progress: bool = True, stop_after: Optional[int] = None) -> Path:
+          chunk: int = 0, progress: bool = True, stop_after: Optional[int] = None,
+          progress_every: int = 0, tensorboard: bool = False,
+          wandb_project: Optional[str] = None) -> Path:
     """Train ``seeds`` seeds of ``algo`` on ``env`` into the new run directory ``out``.
 
     ``save_every`` updates between checkpoints (0: about 10 per run); ``chunk`` updates per
-    compiled call (0: ``save_every``, progress shows per chunk); ``stop_after`` ends after
-    that many updates as if interrupted (for tests and staged runs)."""
+    compiled call (0: ``save_every``); ``progress_every`` updates between in-loop progress
+    callbacks (0: about 100 per run; only with ``progress``); ``tensorboard`` /
+    ``wandb_project`` turn on those loggers; ``stop_after`` ends after that many updates as
+    if interrupted (for tests and staged runs)."""
     overrides = dict(overrides or {})
     if total_steps is not None:
         overrides["total_timesteps"] = total_steps
@@ -188,23 +200,34 @@ def train(algo: str, env: str, *, out: str | Path, seeds: int = 1, seed: int = 0
     run_dir = Path(out)
     if (run_dir / CONFIG_FILE).exists():
         raise FileExistsError(f"{run_dir} already holds a run; resume it or pick another --out")
+    check_available(tensorboard=tensorboard, wandb_project=wandb_project)
     (run_dir / "metrics").mkdir(parents=True, exist_ok=True)
     _write_json(run_dir / CONFIG_FILE, dataclasses.asdict(spec))
     _write_json(run_dir / "system.json", _system_info())
-    return _run(run_dir, spec, chunk, progress, stop_after)
+    loggers = make_loggers(run_dir, tensorboard=tensorboard, wandb_project=wandb_project,
+                           config=dataclasses.asdict(spec), name=run_dir.name)
+    return _run(run_dir, spec, chunk, progress, stop_after, progress_every, loggers)
 
 
 def resume(run_dir: str | Path, *, chunk: int = 0, progress: bool = True,
-           stop_after: Optional[int] = None) -> Path:
-    """Continue ``run_dir`` from its newest loadable checkpoint."""
+           stop_after: Optional[int] = None, progress_every: int = 0,
+           tensorboard: bool = False, wandb_project: Optional[str] = None) -> Path:
+    """Continue ``run_dir`` from its newest loadable checkpoint (options as :func:`train`)."""
     run_dir = Path(run_dir)
-    return _run(run_dir, load_spec(run_dir), chunk, progress, stop_after)
+    spec = load_spec(run_dir)
+    loggers = make_loggers(run_dir, tensorboard=tensorboard, wandb_project=wandb_project,
+                           config=dataclasses.asdict(spec), name=run_dir.name)
+    return _run(run_dir, spec, chunk, progress, stop_after, progress_every, loggers)
 
 
 def _run(run_dir: Path, spec: RunSpec, chunk: int, progress: bool,
-         stop_after: Optional[int]) -> Path:
+         stop_after: Optional[int], progress_every: int = 0, loggers=()) -> Path:
     loop = _Loop(spec)
     total = loop.stages.num_updates
+    bar = _Progress(progress, total, f"{spec.algo} on {spec.env}, {spec.seeds} seed(s)")
+    if progress:
+        loop.progress_every = progress_every or max(1, total // 100)
+        loop.on_progress = bar.inside
     chunk = min(chunk or spec.save_every, total)
     t0 = time.perf_counter()
     carry = init_seeds(loop.stages, loop.keys)
@@ -218,53 +241,79 @@ def _run(run_dir: Path, spec: RunSpec, chunk: int, progress: bool,
     if done < total:  # compile the usual chunk up front, so training time excludes it
         loop.compiled_chunk(carry, min(chunk, spec.save_every))
     compile_s = time.perf_counter() - t0
-    bar = _progress(progress, total, done, f"{spec.algo} on {spec.env}, {spec.seeds} seed(s)")
+    bar.start(done, compile_s)
     last_save, train_s = done, 0.0
     while done < total and (stop_after is None or done < stop_after):
         n = min(chunk, total - done, spec.save_every - done % spec.save_every)
         t = time.perf_counter()
+        bar.chunk_start = done
         result = loop.chunk(carry, n)
         carry, metrics = result.carry, jax.device_get(result.metrics)
         train_s += time.perf_counter() - t
         _append_metrics(run_dir, metrics, done)
+        for logger in loggers:
+            logger.log(metrics, done)
         done += n
         if done % spec.save_every == 0 or done == total:
             ckpt.save(done, carry)
             last_save = done
-        bar(done, metrics)
+        bar.after_chunk(done, metrics)
     if last_save != done:
         ckpt.save(done, carry)
     ckpt.close()
-    bar(None, None)
+    for logger in loggers:
+        logger.close()
+    bar.stop()
     if done == total:
         _write_summary(run_dir, spec, train_s, compile_s)
     return run_dir
 
 
-def _progress(enabled: bool, total: int, start: int, title: str):
-    """``update(done, metrics)``; ``update(None, None)`` closes. rich when enabled."""
-    if not enabled:
-        return lambda done, metrics: None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+class _Progress:
+    """A rich progress bar over updates, fed after every chunk (:meth:`after_chunk`) and,
+    from inside the compiled loop, by the host callback (:meth:`inside`). Shows env steps,
+    env-steps/s and the latest return; compile time separately."""
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                   TextColumn("{task.completed}/{task.total} updates"), TimeElapsedColumn(),
-                   TextColumn("{task.fields[info]}"))
-    task = bar.add_task(title, total=total, completed=start, info="compiling...")
-    bar.start()
-    t0, d0 = time.perf_counter(), start
+    def __init__(self, enabled: bool, total: int, title: str):
+        self.enabled, self.total, self.title = enabled, total, title
+        self.chunk_start = 0
+        self._bar = None
 
-    def update(done, metrics):
-        if done is None:
-            bar.stop()
+    def start(self, done: int, compile_s: float) -> None:
+        if not self.enabled:
             return
-        steps = float(np.mean(metrics["env_steps"][:, -1]))
-        rate = (done - d0) / max(time.perf_counter() - t0, 1e-9)
-        ret = np.nanmean(metrics["episode_return"][:, -1])
-        bar.update(task, completed=done, info=f"env steps {steps:,.0f}  {rate:.1f} updates/s  "
-                                               f"return {ret:.2f}")
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return update
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                             TextColumn("{task.completed}/{task.total} updates"),
+                             TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
+        self._task = self._bar.add_task(self.title, total=self.total, completed=done,
+                                        info=f"compiled in {compile_s:.1f} s")
+        self._bar.start()
+        self._t0, self._steps0 = time.perf_counter(), None
+
+    def inside(self, i: int, metrics: Dict[str, Any]) -> None:
+        """Host callback from the compiled loop: ``metrics`` of one update, ``[S]`` each."""
+        self._show(self.chunk_start + i, {k: np.asarray(v) for k, v in metrics.items()})
+
+    def after_chunk(self, done: int, metrics: Dict[str, np.ndarray]) -> None:
+        self._show(done, {k: np.asarray(v)[:, -1] for k, v in metrics.items()})
+
+    def _show(self, done: int, last: Dict[str, np.ndarray]) -> None:
+        if self._bar is None:
+            return
+        steps = float(np.mean(last["env_steps"]))
+        if self._steps0 is None:
+            self._steps0, self._t0 = steps, time.perf_counter()
+        rate = (steps - self._steps0) / max(time.perf_counter() - self._t0, 1e-9)
+        ret = last["episode_return"]
+        ret = float(np.nanmean(ret)) if np.isfinite(ret).any() else float("nan")
+        self._bar.update(self._task, completed=done,
+                         info=f"env steps {steps:,.0f}  {rate:,.0f} steps/s  return {ret:.2f}")
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
 
 def _final_table(metrics: Dict[str, np.ndarray]) -> str:

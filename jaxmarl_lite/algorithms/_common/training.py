@@ -16,7 +16,7 @@ bitwise the same result as one uninterrupted ``train(key)``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, NamedTuple
+from typing import Any, Callable, Dict, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +37,30 @@ def run_updates(stages: TrainStages, carry: Any, num_updates: int) -> TrainResul
     """``num_updates`` updates from ``carry`` in one ``lax.scan`` (jit it around)."""
     carry, metrics = jax.lax.scan(lambda c, _: stages.update(c), carry, None, num_updates)
     return TrainResult(carry, metrics)
+
+
+def run_updates_seeds(stages: TrainStages, carry: Any, num_updates: int,
+                      progress: Optional[Callable[[Any, Dict[str, Any]], None]] = None,
+                      every: int = 0) -> TrainResult:
+    """:func:`run_updates` for a carry of many seeds (leading axis ``[S]``): one ``lax.scan``
+    over updates of the vmapped ``update``; metrics come back ``[S, num_updates]``.
+
+    With ``progress`` and ``every > 0``, ``progress(i, metrics)`` runs on the host after
+    every ``every``-th update of the scan (``i``: updates done in this call, ``metrics``:
+    that update's ``[S]`` values) through ``jax.debug.callback``: the loop stays one
+    compiled call and the results are bitwise those without the callback."""
+    update = jax.vmap(stages.update)
+
+    def body(c, i):
+        c, metrics = update(c)
+        if progress is not None and every > 0:
+            jax.lax.cond((i + 1) % every == 0,
+                         lambda m: jax.debug.callback(progress, i + 1, m), lambda m: None,
+                         metrics)
+        return c, metrics
+
+    carry, metrics = jax.lax.scan(body, carry, jnp.arange(num_updates))
+    return TrainResult(carry, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), metrics))
 
 
 def train_from_stages(stages: TrainStages) -> Callable[[jax.Array], TrainResult]:

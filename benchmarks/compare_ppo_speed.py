@@ -1,0 +1,104 @@
+"""Training-loop speed of MAPPO/IPPO: jaxmarl-lite vs JaxMARL's baselines, side by side.
+
+Both sides train on MPE simple_spread (3 agents, discrete actions) with JaxMARL's settings:
+
+* MAPPO, ``mappo_rnn_mpe.py`` with ``mappo_homogenous_rnn_mpe.yaml``: 16 envs x 128 steps,
+  GRU 128, 4 epochs x 4 minibatches, agent-specific world-state critic;
+* IPPO, ``ippo_ff_mpe.py`` with ``ippo_ff_mpe.yaml``: feed-forward 64-unit actor/critic,
+  16 envs x 128 steps, and a large-batch run with 1024 envs;
+
+each compiled once (time reported separately), then run for ``--steps`` env steps per seed
+with 1 and 8 seeds under ``jax.vmap``. Env-steps/s counts every env step simulated. Our
+in-loop evaluation is off except the final update's (64 episodes).
+
+    PYTHONPATH=. <venv with jaxmarl>/bin/python benchmarks/compare_ppo_speed.py \\
+        --jaxmarl <JaxMARL checkout>
+
+Without ``--jaxmarl`` only our side runs.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from pathlib import Path
+
+import jax
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_utils import (load_jaxmarl_baseline, markdown_table, ratio_cells,  # noqa: E402
+                         side_by_side, time_compiled, write_result)
+
+import jaxmarl_lite as jl  # noqa: E402
+from jaxmarl_lite.algorithms import get  # noqa: E402
+
+COMMON = {  # shared by both JaxMARL yaml files
+    "NUM_STEPS": 128, "UPDATE_EPOCHS": 4, "NUM_MINIBATCHES": 4, "GAMMA": 0.99,
+    "GAE_LAMBDA": 0.95, "CLIP_EPS": 0.2, "ENT_COEF": 0.01, "VF_COEF": 0.5,
+    "MAX_GRAD_NORM": 0.5, "ACTIVATION": "tanh", "ENV_NAME": "MPE_simple_spread_v3",
+    "ENV_KWARGS": {}, "ANNEAL_LR": True, "WANDB_MODE": "disabled", "SEED": 0,
+}
+JAXMARL = {
+    # baselines/MAPPO/config/mappo_homogenous_rnn_mpe.yaml
+    "mappo": ("MAPPO/mappo_rnn_mpe.py", dict(COMMON, LR=2e-3, FC_DIM_SIZE=128, GRU_HIDDEN_DIM=128,
+                                              SCALE_CLIP_EPS=False)),
+    # baselines/IPPO/config/ippo_ff_mpe.yaml
+    "ippo": ("IPPO/ippo_ff_mpe.py", dict(COMMON, LR=2.5e-4)),
+}
+PRESETS = {"mappo": "jaxmarl_mappo_rnn_mpe", "ippo": "jaxmarl_ippo_ff_mpe"}
+
+
+def ours(algo: str, steps: int, seeds: int, num_envs: int):
+    env = jl.make("simple_spread")
+    module = get(algo)
+    cfg = module.PRESETS[PRESETS[algo]].replace(total_timesteps=steps, num_envs=num_envs,
+                                                 eval_every=10**9)
+    train = jax.vmap(module.make_train(cfg, env))
+    keys = jax.random.split(jax.random.key(0), seeds)
+    compile_s, run_s = time_compiled(train, keys, repeats=1, warmup=False)
+    return compile_s, run_s, steps // (num_envs * cfg.num_steps) * num_envs * cfg.num_steps * seeds
+
+
+def jaxmarl(root: Path, algo: str, steps: int, seeds: int, num_envs: int):
+    script, base = JAXMARL[algo]
+    module = load_jaxmarl_baseline(root / "baselines" / script)
+    config = copy.deepcopy(base)
+    config.update(TOTAL_TIMESTEPS=steps, NUM_ENVS=num_envs, NUM_SEEDS=seeds)
+    train = jax.vmap(module.make_train(config))
+    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+    compile_s, run_s = time_compiled(train, keys, repeats=1, warmup=False)
+    per_update = config["NUM_STEPS"] * num_envs
+    return compile_s, run_s, steps // per_update * per_update * seeds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jaxmarl", type=Path, help="FLAIROx/JaxMARL checkout")
+    parser.add_argument("--steps", type=int, default=81_920, help="env steps per seed")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--large-envs", type=int, default=1024)
+    args = parser.parse_args()
+    runs = [(a, s, 16, args.steps) for a in ("mappo", "ippo") for s in args.seeds]
+    runs.append(("ippo", 1, args.large_envs, 4 * args.large_envs * 128))
+    rows, records = [], []
+    for algo, seeds, num_envs, steps in runs:
+        rec = side_by_side(ours, jaxmarl, args.jaxmarl, algo, steps, seeds, num_envs)
+        records.append(rec)
+        rows.append([algo, "GRU 128" if algo == "mappo" else "FF 64", seeds, num_envs,
+                     f"{steps:,}", *ratio_cells(rec)])
+        print(" | ".join(str(x) for x in rows[-1]), flush=True)
+    table = markdown_table(["algo", "agent", "seeds", "num_envs", "steps/seed",
+                            "jaxmarl-lite env-steps/s", "JaxMARL env-steps/s", "ratio",
+                            "compile s (ours / JaxMARL)"], rows)
+    print(table)
+    write_result("compare_ppo_speed",
+                 {"runs": records, "args": {k: str(v) for k, v in vars(args).items()}},
+                 "# MAPPO / IPPO training-loop speed (simple_spread, JaxMARL settings)\n\n"
+                 + table + "\nReproduce: `PYTHONPATH=. python benchmarks/compare_ppo_speed.py "
+                 "--jaxmarl <JaxMARL checkout>`\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""Self-play PPO for two-player turn-based games with action masks (tic-tac-toe).
+
+The learner sees a single-agent view of the game: one *decision* = the learner moves, then
+its opponent replies, and when a game ends a new one starts with a fresh seat for the
+learner (``player_1`` moves first, ``player_2`` second, drawn at random) and a fresh
+opponent, who opens the game when the learner plays second. A decision thus spans one to
+three env steps (all computed, then selected with ``jnp.where``, so everything stays
+vmapped over ``num_envs`` inside one ``lax.scan``). The learner's reward for a decision is
+the sum of its rewards over its move and the opponent's reply; the decision is terminal
+when the game ended in either. Only the learner's decisions enter PPO.
+
+Opponents come from :mod:`jaxmarl_lite.selfplay`: at every game start each env plays the
+current parameters with probability ``self_play_prob`` (always while the pool is empty),
+else a snapshot drawn uniformly from an :class:`~jaxmarl_lite.selfplay.OpponentPool` of past
+parameters, into which the current ones are written every ``snapshot_every`` updates.
+Opponents sample from their policy; the learner is evaluated greedily every ``eval_every``
+updates against a uniformly random player and a perfect minimax player
+(:func:`~jaxmarl_lite.envs.tictactoe_minimax.play_matches`, both seats).
+
+The optimisation is PPO's (:func:`jaxmarl_lite.algorithms.ppo.learn`: clipped surrogate and
+value loss, entropy bonus, epochs x minibatches, Adam) with feed-forward actor and critic
+on the mover's view of the board (values are not normalised: returns lie in [-1, 1]).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmarl_lite import selfplay
+from jaxmarl_lite.algorithms import ppo
+from jaxmarl_lite.algorithms._common.evaluation import Policy
+from jaxmarl_lite.algorithms._common.gae import gae
+from jaxmarl_lite.algorithms._common.training import TrainStages, train_from_stages
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(ppo.Config):
+    """PPO's fields (:class:`jaxmarl_lite.algorithms.ppo.Config`) plus the self-play ones."""
+
+    critic: str = "local"
+    """Critic on the learner's own view (the only choice here)."""
+    value_norm: bool = False
+    """Must stay ``False``: returns lie in [-1, 1]."""
+    num_envs: int = 64
+    """Parallel games."""
+    num_steps: int = 16
+    """Learner decisions per env per update."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    ent_coef: float = 0.01
+    """Entropy bonus weight."""
+    total_timesteps: int = 2_000_000
+    """Budget in learner decisions per seed (``num_envs * num_steps`` per update)."""
+    pool_size: int = 16
+    """Past snapshots kept in the opponent pool (a ring: the oldest is overwritten)."""
+    snapshot_every: int = 10
+    """Updates between snapshots of the current parameters into the pool."""
+    self_play_prob: float = 0.5
+    """Share of games played against the current parameters (the rest: pool snapshots)."""
+    eval_games: int = 200
+    """Greedy games (half per seat) against random and against minimax per evaluation."""
+
+    def validate(self) -> None:
+        super().validate()
+        self._require(self.critic == "local", "critic", "'local' (the learner's own view)")
+        self._require(not self.recurrent, "recurrent", "False (feed-forward agents)")
+        self._require(not self.value_norm, "value_norm", "False (returns lie in [-1, 1])")
+        self._require_positive("pool_size", "snapshot_every")
+        self._require_unit("self_play_prob")
+        self._require(self.eval_games >= 2, "eval_games", ">= 2 (one game per seat)")
+
+
+class Seat(NamedTuple):
+    """One env's game as the learner sees it."""
+
+    obs: jax.Array  # [2, D] both players' views
+    state: Any
+    seat: jax.Array  # [] int32: the learner plays player_1 (0) or player_2 (1)
+    opponent: Any  # opponent parameters for this game
+
+
+class Carry(NamedTuple):
+    params: ppo.Params
+    opt_state: Any
+    pool: selfplay.OpponentPool
+    games: Seat  # leading [num_envs]
+    key: jax.Array
+    update_count: jax.Array
+    env_steps: jax.Array
+    evals: jax.Array  # [4] last greedy evaluation: win/loss vs random, draw/loss vs minimax
+
+
+def _select(cond, new, old):
+    return jax.tree.map(lambda a, b: jnp.where(cond, a, b), new, old)
+
+
+def _mover(mask: jax.Array) -> jax.Array:
+    """``[2, A]`` mask -> the player to move (the row with a legal action)."""
+    return jnp.argmax(mask.sum(-1) > 0).astype(jnp.int32)
+
+
+def make_policy(config: Config, env) -> Policy:
+    """Greedy legal move for every player row (``play_matches`` reads the mover's)."""
+    nets = ppo.make_nets(config, env)
+
+    def act(params: ppo.Params, carry, obs, mask, first, key):
+        del first, key
+        g, n, d = obs.shape
+        h0 = jnp.zeros((g * n, 1, config.hidden_size))
+        _, dist = nets.dist(params, h0, obs.reshape(1, g * n, 1, d),
+                            mask.reshape(1, g * n, 1, -1), jnp.zeros((1, g * n), bool))
+        return dist.mode().reshape(g, n).astype(jnp.int32), carry
+
+    return Policy(lambda num_envs: (), act)
+
+
+class Game(NamedTuple):
+    """The single-agent view's pieces (pure functions of one env; vmap them over envs)."""
+
+    view: Any  # (params, obs [D], mask [A]) -> (distribution, value [])
+    new_games: Any  # (params, pool, games, start, key) -> (games, opened)
+    decision: Any  # (params, pool, games, key) -> (games, transition dict)
+
+
+def make_game(config: Config, env) -> Game:
+    """The learner's view of ``env`` (see the module docstring). ``decision``'s transition
+    holds the learner's ``obs``, ``mask``, ``action``, ``log_prob``, ``value``, ``reward``,
+    ``done``, its ``seat`` and the ``env_steps`` the decision took."""
+    nets = ppo.make_nets(config, env)
+    h_one = jnp.zeros((1, 1, config.hidden_size))
+    no_reset = jnp.zeros((1, 1), bool)
+
+    def view(params, obs, mask):
+        """One board view ``[D]``, mask ``[A]`` -> (distribution, value) over ``[1, 1, 1]``."""
+        _, dist = nets.dist(params, h_one, obs[None, None, None], mask[None, None, None], no_reset)
+        _, value = nets.value(params, h_one, obs[None, None, None], no_reset)
+        return dist, value.reshape(())
+
+    def opponent_turn(opponent, obs, state, key):
+        """The player to move (the opponent) samples a move from its policy and plays it."""
+        act_key, step_key = jax.random.split(key)
+        mask = env.action_mask(state)
+        mover = _mover(mask)
+        dist, _ = view(opponent, obs[mover], mask[mover])
+        move = dist.sample(seed=act_key).reshape(()).astype(jnp.int32)
+        obs, state, reward, term, trunc, _ = env.step(step_key, state, jnp.full((2,), move))
+        return obs, state, reward, jnp.all(term | trunc)
+
+    def new_games(params, pool, games: Seat, start, key):
+        """Where ``start``: a fresh seat and opponent; the opponent opens for player_2."""
+        seat_key, opp_key, open_key = jax.random.split(key, 3)
+        seat = jnp.where(start, jax.random.bernoulli(seat_key).astype(jnp.int32), games.seat)
+        chosen, _ = selfplay.choose_opponent(pool, params, opp_key, config.self_play_prob)
+        opponent = _select(start, chosen, games.opponent)
+        obs, state, _, _ = opponent_turn(opponent, games.obs, games.state, open_key)
+        opens = start & (seat == 1)
+        obs, state = _select(opens, (obs, state), (games.obs, games.state))
+        return Seat(obs, state, seat, opponent), opens
+
+    def decision(params, pool, games: Seat, key):
+        """One learner decision in one env -> (games, transition dict)."""
+        act_key, step_key, reply_key, new_key = jax.random.split(key, 4)
+        seat = games.seat
+        mask = env.action_mask(games.state)[games.seat]
+        obs = games.obs[games.seat]
+        dist, value = view(params, obs, mask)
+        action = dist.sample(seed=act_key).reshape(())
+        log_prob = dist.log_prob(action[None, None, None]).reshape(())
+        obs1, state1, r1, term, trunc, _ = env.step(step_key, games.state,
+                                                    jnp.full((2,), action.astype(jnp.int32)))
+        ended = jnp.all(term | trunc)
+        obs2, state2, r2, ended2 = opponent_turn(games.opponent, obs1, state1, reply_key)
+        reply = ~ended
+        obs1, state1 = _select(reply, (obs2, state2), (obs1, state1))
+        reward = r1[games.seat] + jnp.where(reply, r2[games.seat], 0.0)
+        done = ended | (reply & ended2)
+        games, opened = new_games(params, pool, Seat(obs1, state1, games.seat, games.opponent),
+                                  done, new_key)
+        steps = 1 + reply.astype(jnp.int32) + opened.astype(jnp.int32)
+        return games, dict(obs=obs, mask=mask, action=action.astype(jnp.int32),
+                           log_prob=log_prob, value=value, reward=reward, done=done,
+                           seat=seat, env_steps=steps)
+
+    return Game(view, new_games, decision)
+
+
+def make_stages(config: Config, env) -> TrainStages:
+    from jaxmarl_lite.envs.tictactoe_minimax import play_matches
+
+    turn_based = False
+    if env.num_agents == 2 and env.is_discrete:  # one player (one mask row) to move at a time
+        movers = np.asarray(env.action_mask(env.reset(jax.random.key(0))[1])).sum(-1) > 0
+        turn_based = int(movers.sum()) == 1
+    if not turn_based:
+        raise ValueError(f"{type(env).__name__}: self-play PPO needs a two-player turn-based "
+                         "game with discrete actions (one player to move; e.g. tictactoe)")
+    per_update = config.num_envs * config.num_steps
+    num_updates = config.total_timesteps // per_update
+    if num_updates < 1:
+        raise ValueError(f"total_timesteps={config.total_timesteps} is less than one update "
+                         f"(num_envs * num_steps = {per_update})")
+    nets = ppo.make_nets(config, env)
+    optimizer = ppo.make_optimizer(config, num_updates)
+    policy = make_policy(config, env)
+    game = make_game(config, env)
+    view, new_games, decision = game
+
+    def init(key) -> Carry:
+        key, ka, kc, kr, kg = jax.random.split(key, 5)
+        dummy = (jnp.zeros((1, config.hidden_size)), jnp.zeros((1, 1, env.obs_dim + 1)),
+                 jnp.zeros((1, 1), bool))
+        params = ppo.Params(nets.actor.init(ka, *dummy), nets.critic.init(kc, *dummy),
+                            jnp.zeros((env.num_actions,)))
+        pool = selfplay.init_pool(params, config.pool_size)
+        obs, state = jax.vmap(env.reset)(jax.random.split(kr, config.num_envs))
+        opponents = jax.tree.map(lambda x: jnp.broadcast_to(x, (config.num_envs,) + x.shape),
+                                 params)
+        blank = Seat(obs, state, jnp.zeros((config.num_envs,), jnp.int32), opponents)
+        games, _ = jax.vmap(new_games, in_axes=(None, None, 0, None, 0))(
+            params, pool, blank, True, jax.random.split(kg, config.num_envs))
+        return Carry(params, optimizer.init(params), pool, games, key,
+                     jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
+                     jnp.full((4,), jnp.nan, jnp.float32))
+
+    def evaluate(params, key):
+        rand_key, mm_key = jax.random.split(key)
+        rand = play_matches(policy, params, rand_key, config.eval_games, "random")
+        perfect = play_matches(policy, params, mm_key, config.eval_games, "minimax")
+        n = float(config.eval_games)
+        return jnp.stack([rand.wins.sum() / n, rand.losses.sum() / n,
+                          perfect.draws.sum() / n, perfect.losses.sum() / n]).astype(jnp.float32)
+
+    def update(c: Carry):
+        key, roll_key, learn_key, eval_key = jax.random.split(c.key, 4)
+        step = jax.vmap(decision, in_axes=(None, None, 0, 0))
+
+        def scan_step(games, key):
+            return step(c.params, c.pool, games, jax.random.split(key, config.num_envs))
+
+        games, tr = jax.lax.scan(scan_step, c.games,
+                                 jax.random.split(roll_key, config.num_steps))
+        last_obs = jax.vmap(lambda g: g.obs[g.seat])(games)
+        last_mask = jax.vmap(lambda g: env.action_mask(g.state)[g.seat])(games)
+        last_value = jax.vmap(lambda o, m: view(c.params, o, m)[1])(last_obs, last_mask)
+        next_values = jnp.concatenate([tr["value"][1:], last_value[None]], 0)
+        adv, targets = gae(tr["reward"], tr["value"], next_values, tr["done"], tr["done"],
+                           config.gamma, config.gae_lambda)
+        agent = lambda x: x[:, :, None]  # noqa: E731  (a single learner on the agent axis)
+        h0 = jnp.zeros((config.num_envs, 1, config.hidden_size))
+        batch = ppo.Batch(agent(tr["obs"]), agent(tr["obs"]), agent(tr["mask"]),
+                          agent(tr["action"]), agent(tr["log_prob"]), agent(tr["value"]),
+                          agent(adv), agent(targets),
+                          jnp.zeros((config.num_steps, config.num_envs), bool),
+                          ppo.Hidden(h0, h0))
+        params, opt_state, aux = ppo.learn(c.params, c.opt_state, batch, learn_key, nets=nets,
+                                           optimizer=optimizer)
+        count = c.update_count + 1
+        pool = selfplay.add_if(c.pool, params, count % config.snapshot_every == 0)
+        evals = jax.lax.cond((count % config.eval_every == 0) | (count == num_updates),
+                             lambda _: evaluate(params, eval_key), lambda _: c.evals, None)
+        done = tr["done"].astype(jnp.float32)
+        games_done = jnp.maximum(done.sum(), 1.0)
+        outcome = lambda cond: (done * cond).sum() / games_done  # noqa: E731
+        env_steps = c.env_steps + tr["env_steps"].sum()
+        aux = aux.reshape(-1, 3).mean(0)
+        metrics = dict(env_steps=env_steps.astype(jnp.float32),
+                       episode_return=(tr["reward"] * done).sum() / games_done,
+                       win_rate=outcome(tr["reward"] > 0), draw_rate=outcome(tr["reward"] == 0),
+                       loss_rate=outcome(tr["reward"] < 0), eval_return=evals[0] - evals[1],
+                       eval_win_random=evals[0], eval_loss_random=evals[1],
+                       eval_draw_minimax=evals[2], eval_loss_minimax=evals[3],
+                       value_loss=aux[0], actor_loss=aux[1], entropy=aux[2])
+        return Carry(params, opt_state, pool, games, key, count, env_steps, evals), metrics
+
+    return TrainStages(init, update, num_updates)
+
+
+def make_train(config: Config, env):
+    """``train(key) -> TrainResult``; vmap it over keys to train many seeds at once."""
+    return train_from_stages(make_stages(config, env))
+
+
+PRESETS: dict[str, Config] = {
+    # The benchmark's settings (benchmarks/selfplay_tictactoe.py).
+    "tictactoe": Config(total_timesteps=1_000_000, eval_every=50),
+    # A short run for tests and smoke checks.
+    "quick": Config(total_timesteps=64 * 16 * 40, eval_every=20, eval_games=100),
+}

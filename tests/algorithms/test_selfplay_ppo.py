@@ -1,0 +1,113 @@
+"""Self-play PPO on tic-tac-toe: the learner's single-agent view, determinism, learning."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxmarl_lite as jl
+from jaxmarl_lite import selfplay
+from jaxmarl_lite.algorithms import selfplay_ppo as sp
+from jaxmarl_lite.envs.tictactoe_minimax import play_matches
+
+ENV = jl.make("tictactoe")
+QUICK = sp.PRESETS["quick"]
+
+
+def _first_empty_cell_params(params):
+    """Actor logits 30 * (9 - cell) regardless of the board: both sides play the first
+    empty cell (deviations have probability ~e^-30)."""
+    actor = jax.tree.map(lambda x: x, params.actor)
+    last = sorted(actor["params"])[-1]
+    actor["params"][last]["kernel"] = jnp.zeros_like(actor["params"][last]["kernel"])
+    actor["params"][last]["bias"] = 30.0 * (9.0 - jnp.arange(9.0))
+    return params._replace(actor=actor)
+
+
+def test_single_agent_view_of_scripted_games():
+    """First-empty-cell play: X takes 0, 2, 4, 6 and wins on its 4th move (the 2-4-6
+    diagonal). As X the learner's decisions get rewards 0, 0, 0, +1 (the last one ends the
+    game); as O (after the opponent opened in cell 0) 0, 0, -1, the opponent winning on its
+    reply."""
+    config = QUICK.replace(num_envs=8)
+    stages = sp.make_stages(config, ENV)
+    carry = jax.jit(stages.init)(jax.random.key(0))
+    params = _first_empty_cell_params(carry.params)
+    games = carry.games._replace(opponent=jax.tree.map(
+        lambda x: jnp.broadcast_to(x, (8,) + x.shape), params))
+    pool = selfplay.init_pool(params, 2)
+    game = sp.make_game(config, ENV)
+    # restart every env's game with these opponents (fresh seats; O-games get X's opening)
+    blank_obs, blank_state = jax.vmap(ENV.reset)(jax.random.split(jax.random.key(1), 8))
+    games = games._replace(obs=blank_obs, state=blank_state)
+    games, _ = jax.vmap(game.new_games, in_axes=(None, None, 0, None, 0))(
+        params, pool, games, True, jax.random.split(jax.random.key(2), 8))
+    step = jax.jit(jax.vmap(game.decision, in_axes=(None, None, 0, 0)))
+    trs = []
+    for k in jax.random.split(jax.random.key(3), 14):
+        games, tr = step(params, pool, games, jax.random.split(k, 8))
+        trs.append(jax.device_get(tr))
+    rewards = np.stack([t["reward"] for t in trs])
+    done = np.stack([t["done"] for t in trs])
+    seat = np.stack([t["seat"] for t in trs])
+    steps = np.stack([t["env_steps"] for t in trs])
+    obs = np.stack([t["obs"] for t in trs])
+    checked = {0: 0, 1: 0}
+    for e in range(8):
+        start = 0
+        for t in np.flatnonzero(done[:, e]):
+            s = seat[start, e]
+            expected = [0, 0, 0, 1] if s == 0 else [0, 0, -1]
+            np.testing.assert_array_equal(rewards[start:t + 1, e], expected)
+            assert (seat[start:t + 1, e] == s).all()
+            # O's first view: the opponent's cross in cell 0 (plane 1 = the other player)
+            first = np.zeros(18)
+            if s == 1:
+                first[1] = 1.0
+            np.testing.assert_array_equal(obs[start, e], first)
+            # env steps of the game: 7 moves in all (the opening counted where it happened)
+            checked[int(s)] += 1
+            start = t + 1
+    assert checked[0] > 0 and checked[1] > 0, checked
+    assert set(np.unique(steps)) <= {1, 2, 3}
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="recurrent"):
+        sp.Config(recurrent=True)
+    with pytest.raises(ValueError, match="value_norm"):
+        sp.Config(value_norm=True)
+    with pytest.raises(ValueError, match="critic"):
+        sp.Config(critic="agent_specific")
+    with pytest.raises(ValueError, match="self_play_prob"):
+        sp.Config(self_play_prob=1.5)
+    with pytest.raises(ValueError, match="two-player"):
+        sp.make_stages(QUICK, jl.make("grid_meet"))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    train = jax.jit(sp.make_train(QUICK, ENV))
+    return train, train(jax.random.key(0))
+
+
+def test_deterministic(trained):
+    train, out = trained
+    again = train(jax.random.key(0))
+    for x, y in zip(jax.tree.leaves((out.carry.params, out.metrics)),
+                    jax.tree.leaves((again.carry.params, again.metrics))):
+        np.testing.assert_array_equal(x, y)
+    pool = out.carry.pool
+    assert int(pool.count) == QUICK.total_timesteps // (QUICK.num_envs * QUICK.num_steps) // 10
+
+
+def test_short_run_beats_random_more_often_than_untrained(trained):
+    _, out = trained
+    policy = sp.make_policy(QUICK, ENV)
+    untrained = jax.jit(sp.make_stages(QUICK, ENV).init)(jax.random.key(0)).params
+    score = {}
+    for name, params in [("untrained", untrained), ("trained", out.carry.params)]:
+        r = play_matches(policy, params, jax.random.key(5), 400, "random").totals()
+        score[name] = (r["wins"] - r["losses"]) / 400
+    assert score["trained"] > score["untrained"] + 0.2, score
