@@ -99,10 +99,10 @@ def side_by_side(ours, reference, ref_path, algo, steps, seeds, num_envs) -> Dic
 
 def ratio_cells(rec: Dict[str, Any]) -> list:
     """``ours steps/s, reference steps/s, ratio, compile s`` cells of a side-by-side row."""
-    nan = float("nan")
-    return [f"{rec['ours_sps']:,.0f}", f"{rec.get('jaxmarl_sps', nan):,.0f}",
-            f"**{rec.get('ratio', nan):.2f}x**",
-            f"{rec['ours_compile_s']:.1f} / {rec.get('jaxmarl_compile_s', nan):.1f}"]
+    if "ratio" not in rec:  # no reference run
+        return [f"{rec['ours_sps']:,.0f}", "-", "-", f"{rec['ours_compile_s']:.1f} / -"]
+    return [f"{rec['ours_sps']:,.0f}", f"{rec['jaxmarl_sps']:,.0f}", f"**{rec['ratio']:.2f}x**",
+            f"{rec['ours_compile_s']:.1f} / {rec['jaxmarl_compile_s']:.1f}"]
 
 
 def markdown_table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:

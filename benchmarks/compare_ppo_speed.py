@@ -6,6 +6,8 @@ Both sides train on MPE simple_spread (3 agents, discrete actions) with JaxMARL'
   GRU 128, 4 epochs x 4 minibatches, agent-specific world-state critic;
 * IPPO, ``ippo_ff_mpe.py`` with ``ippo_ff_mpe.yaml``: feed-forward 64-unit actor/critic,
   16 envs x 128 steps, and a large-batch run with 1024 envs;
+* ours only (JaxMARL has no feed-forward MAPPO for MPE): MAPPO with the same settings but a
+  feed-forward 128-unit actor and critic at 1024 envs, for 1 and 8 seeds;
 
 each compiled once (time reported separately), then run for ``--steps`` env steps per seed
 with 1 and 8 seeds under ``jax.vmap``. Env-steps/s counts every env step simulated. Our
@@ -47,14 +49,19 @@ JAXMARL = {
     # baselines/IPPO/config/ippo_ff_mpe.yaml
     "ippo": ("IPPO/ippo_ff_mpe.py", dict(COMMON, LR=2.5e-4)),
 }
-PRESETS = {"mappo": "jaxmarl_mappo_rnn_mpe", "ippo": "jaxmarl_ippo_ff_mpe"}
+# run name -> (algorithm, preset, overrides)
+PRESETS = {"mappo": ("mappo", "jaxmarl_mappo_rnn_mpe", {}),
+           "ippo": ("ippo", "jaxmarl_ippo_ff_mpe", {}),
+           "mappo_ff": ("mappo", "jaxmarl_mappo_rnn_mpe", {"recurrent": False})}
+AGENT = {"mappo": "GRU 128", "ippo": "FF 64", "mappo_ff": "FF 128"}
 
 
 def ours(algo: str, steps: int, seeds: int, num_envs: int):
     env = jl.make("simple_spread")
-    module = get(algo)
-    cfg = module.PRESETS[PRESETS[algo]].replace(total_timesteps=steps, num_envs=num_envs,
-                                                 eval_every=10**9)
+    name, preset, overrides = PRESETS[algo]
+    module = get(name)
+    cfg = module.PRESETS[preset].replace(total_timesteps=steps, num_envs=num_envs,
+                                         eval_every=10**9, **overrides)
     train = jax.vmap(module.make_train(cfg, env))
     keys = jax.random.split(jax.random.key(0), seeds)
     compile_s, run_s = time_compiled(train, keys, repeats=1, warmup=False)
@@ -81,13 +88,16 @@ def main():
     parser.add_argument("--large-envs", type=int, default=1024)
     args = parser.parse_args()
     runs = [(a, s, 16, args.steps) for a in ("mappo", "ippo") for s in args.seeds]
-    runs.append(("ippo", 1, args.large_envs, 4 * args.large_envs * 128))
+    large = 4 * args.large_envs * 128
+    runs.append(("ippo", 1, args.large_envs, large))
+    runs += [("mappo_ff", s, args.large_envs, large) for s in args.seeds]
     rows, records = [], []
     for algo, seeds, num_envs, steps in runs:
-        rec = side_by_side(ours, jaxmarl, args.jaxmarl, algo, steps, seeds, num_envs)
+        reference = args.jaxmarl if algo in JAXMARL else None
+        rec = side_by_side(ours, jaxmarl, reference, algo, steps, seeds, num_envs)
         records.append(rec)
-        rows.append([algo, "GRU 128" if algo == "mappo" else "FF 64", seeds, num_envs,
-                     f"{steps:,}", *ratio_cells(rec)])
+        rows.append([PRESETS[algo][0], AGENT[algo], seeds, num_envs, f"{steps:,}",
+                     *ratio_cells(rec)])
         print(" | ".join(str(x) for x in rows[-1]), flush=True)
     table = markdown_table(["algo", "agent", "seeds", "num_envs", "steps/seed",
                             "jaxmarl-lite env-steps/s", "JaxMARL env-steps/s", "ratio",

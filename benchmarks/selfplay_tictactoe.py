@@ -1,10 +1,10 @@
 """Tic-tac-toe by self-play PPO, judged against a random and a perfect (minimax) player.
 
 Trains ``--seeds`` seeds at once (vmap) with the ``tictactoe`` preset of
-``jaxmarl_lite.algorithms.selfplay_ppo`` (opponents: the current policy or past snapshots from
-the opponent pool), then plays each seed's greedy policy ``--games-random`` games against a
-uniformly random player and ``--games-minimax`` games against minimax (random among optimal
-moves), half in each seat. Targets: no loss against random in 1000 games, at least 90% draws
+``jaxmarl_lite.algorithms.selfplay_ppo`` (opponents: the current policy, past snapshots from
+the opponent pool, or a uniformly random player), then plays each seed's greedy policy
+``--games-random`` games against a uniformly random player and ``--games-minimax`` games
+against minimax (random among optimal moves), half in each seat. Targets: no loss against random in 1000 games, at least 90% draws
 against minimax.
 
     python benchmarks/selfplay_tictactoe.py --seeds 4
@@ -80,8 +80,9 @@ def main():
           f"{cfg.total_timesteps:,} learner decisions, trained at once in {seconds:.0f} s "
           f"(compile included); half of the games in each seat; greedy play. Preset "
           f"`tictactoe`: {cfg.num_envs} envs x {cfg.num_steps} decisions per update, pool of "
-          f"{cfg.pool_size} snapshots every {cfg.snapshot_every} updates, self-play share "
-          f"{cfg.self_play_prob}. Curves: `selfplay_tictactoe.png`.\n\n"
+          f"{cfg.pool_size} snapshots every {cfg.snapshot_every} updates, random-opponent share "
+          f"{cfg.random_opponent_prob}, then self-play share {cfg.self_play_prob}, hidden "
+          f"{cfg.hidden_size}, entropy {cfg.ent_coef}. Curves: `selfplay_tictactoe.png`.\n\n"
           f"Reproduce: `python benchmarks/selfplay_tictactoe.py --seeds {args.seeds}"
           f"{f' --steps {args.steps}' if args.steps else ''}`\n")
     print(md)

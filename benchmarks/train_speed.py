@@ -6,11 +6,16 @@ is the best of ``--repeats`` runs of the compiled loop from a fresh ``init``.
 
     python benchmarks/train_speed.py --algo maddpg --env simple_spread --seeds 1 8
     python benchmarks/train_speed.py --algo mappo --preset jaxmarl_mappo_rnn_mpe --seeds 1 8
+    python benchmarks/train_speed.py --algo qmix --seeds 8 --progress-every 10
+
+``--progress-every K`` adds, per seed count, the same loop with the CLI's in-loop progress
+callback (a host call every K updates) and the ratio of the two rates, measured side by side.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -18,22 +23,37 @@ import jax
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_utils import markdown_table, time_compiled, write_result  # noqa: E402
+from bench_utils import markdown_table, write_result  # noqa: E402
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite.algorithms import get  # noqa: E402
-from jaxmarl_lite.algorithms._common.training import init_seeds, run_updates  # noqa: E402
+from jaxmarl_lite.algorithms._common.training import (init_seeds, run_updates,  # noqa: E402
+                                                      run_updates_seeds)
 from jaxmarl_lite.cli import parse_env_kwargs, parse_value  # noqa: E402
 
 
-def measure(algo: str, cfg, env, seeds: int, repeats: int):
-    """``(compile_s, run_s, env_steps)`` of ``seeds`` vmapped seeds over the whole budget."""
+def measure(algo: str, cfg, env, seeds: int, repeats: int, progress_every: int = 0):
+    """``(compile_s, run_s, env_steps)`` of ``seeds`` vmapped seeds over the whole budget;
+    with ``progress_every`` the loop carries the CLI's host progress callback."""
     stages = get(algo).make_stages(cfg, env)
     carry = init_seeds(stages, jax.random.split(jax.random.key(0), seeds))
-    loop = jax.vmap(lambda c: run_updates(stages, c, stages.num_updates))  # whole result: no DCE
-    compile_s, run_s = time_compiled(loop, carry, repeats=repeats, warmup=False)
-    steps = float(jax.device_get(jax.jit(loop)(carry).metrics["env_steps"][:, -1]).sum())
-    return compile_s, run_s, steps
+    if progress_every:
+        calls = []
+
+        def loop(c):
+            return run_updates_seeds(stages, c, stages.num_updates,
+                                     progress=lambda i, m: calls.append(int(i)),
+                                     every=progress_every)
+    else:
+        loop = jax.vmap(lambda c: run_updates(stages, c, stages.num_updates))  # no DCE
+    t0 = time.perf_counter()
+    compiled = jax.jit(loop).lower(carry).compile()
+    compile_s, run_s = time.perf_counter() - t0, float("inf")
+    for _ in range(repeats):  # best of `repeats` runs of the compiled loop
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(compiled(carry))
+        run_s = min(run_s, time.perf_counter() - t0)
+    return compile_s, run_s, float(jax.device_get(out.metrics["env_steps"][:, -1]).sum())
 
 
 def main():
@@ -46,6 +66,8 @@ def main():
     parser.add_argument("--steps", type=int, default=200_000, help="env steps per seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--progress-every", type=int, default=0, metavar="K",
+                        help="also time the loop with the in-loop progress callback")
     parser.add_argument("--name", default=None, help="results/<name>.{md,json}")
     args = parser.parse_args()
     module = get(args.algo)
@@ -59,14 +81,24 @@ def main():
     for seeds in args.seeds:
         compile_s, run_s, steps = measure(args.algo, cfg, env, seeds, args.repeats)
         rate = steps / run_s
-        record.append(dict(seeds=seeds, compile_s=compile_s, run_s=run_s, env_steps=steps,
-                           env_steps_per_s=rate))
-        rows.append([seeds, f"{steps:,.0f}", f"{run_s:.1f}", f"{rate:,.0f}", f"{compile_s:.1f}"])
+        rec = dict(seeds=seeds, compile_s=compile_s, run_s=run_s, env_steps=steps,
+                   env_steps_per_s=rate)
+        row = [seeds, f"{steps:,.0f}", f"{run_s:.1f}", f"{rate:,.0f}", f"{compile_s:.1f}"]
+        if args.progress_every:
+            _, run_cb, _ = measure(args.algo, cfg, env, seeds, args.repeats, args.progress_every)
+            rec.update(progress_every=args.progress_every, env_steps_per_s_progress=steps / run_cb,
+                       progress_ratio=run_s / run_cb)
+            row += [f"{steps / run_cb:,.0f}", f"{run_s / run_cb:.3f}"]
+        record.append(rec)
+        rows.append(row)
         print(rows[-1], flush=True)
+    header = ["seeds (vmap)", "env steps (all seeds)", "run s", "env steps/s", "compile s"]
+    if args.progress_every:
+        header += [f"env steps/s, progress callback every {args.progress_every} updates",
+                   "rate ratio (with / without)"]
     name = args.name or f"train_speed_{args.algo}"
     md = (f"# Training-loop speed: {args.algo} on {args.env} {env_kwargs or ''}\n\n"
-          + markdown_table(["seeds (vmap)", "env steps (all seeds)", "run s", "env steps/s",
-                            "compile s"], rows)
+          + markdown_table(header, rows)
           + f"\nPreset `{args.preset or 'defaults'}`, overrides {overrides or 'none'}, "
           f"{args.steps:,} env steps per seed, evaluation off; best of {args.repeats} runs.\n"
           f"\nReproduce: `python benchmarks/train_speed.py {' '.join(sys.argv[1:])}`\n")

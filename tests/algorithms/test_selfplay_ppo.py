@@ -73,6 +73,31 @@ def test_single_agent_view_of_scripted_games():
     assert set(np.unique(steps)) <= {1, 2, 3}
 
 
+def test_random_opponent_share():
+    """Games against the random player open anywhere; games against a first-empty-cell
+    policy always open in cell 0."""
+    n = 64
+    game_of = {p: sp.make_game(QUICK.replace(random_opponent_prob=p), ENV) for p in (0.0, 1.0)}
+    carry = jax.jit(sp.make_stages(QUICK.replace(num_envs=n), ENV).init)(jax.random.key(0))
+    params = _first_empty_cell_params(carry.params)
+    pool = selfplay.init_pool(params, 2)
+    blank_obs, blank_state = jax.vmap(ENV.reset)(jax.random.split(jax.random.key(1), n))
+    games = carry.games._replace(obs=blank_obs, state=blank_state, opponent=jax.tree.map(
+        lambda x: jnp.broadcast_to(x, (n,) + x.shape), params))
+    openings = {}
+    for p, game in game_of.items():
+        started, opened = jax.jit(jax.vmap(game.new_games, in_axes=(None, None, 0, None, 0)))(
+            params, pool, games, True, jax.random.split(jax.random.key(2), n))
+        assert bool((started.random_opponent == (p == 1.0)).all())
+        o_games = np.flatnonzero(np.asarray(opened))  # learner is O: the opponent opened
+        assert len(o_games) > 10
+        # the learner's (O's) view: plane 1 holds the opponent's cross
+        views = np.asarray(started.obs)[o_games, 1].reshape(len(o_games), 9, 2)[..., 1]
+        openings[p] = views.argmax(-1)
+    assert set(openings[0.0]) == {0}
+    assert len(set(openings[1.0])) >= 5, openings[1.0]
+
+
 def test_config_validation():
     with pytest.raises(ValueError, match="recurrent"):
         sp.Config(recurrent=True)
@@ -82,6 +107,8 @@ def test_config_validation():
         sp.Config(critic="agent_specific")
     with pytest.raises(ValueError, match="self_play_prob"):
         sp.Config(self_play_prob=1.5)
+    with pytest.raises(ValueError, match="random_opponent_prob"):
+        sp.Config(random_opponent_prob=-0.1)
     with pytest.raises(ValueError, match="two-player"):
         sp.make_stages(QUICK, jl.make("grid_meet"))
 
