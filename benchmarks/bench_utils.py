@@ -172,8 +172,38 @@ def load_jaxmarl_baseline(path: str | Path):
             stub.OmegaConf = type("OmegaConf", (), {"to_container": staticmethod(lambda c, **k: c),
                                                     "to_yaml": staticmethod(str)})
             sys.modules[name] = stub
+    qr_free_orthogonal_init()
     path = Path(path)
     spec = importlib.util.spec_from_file_location(f"jaxmarl_baseline_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def qr_free_orthogonal_init() -> None:
+    """Make ``jax.random.orthogonal`` (behind flax's ``orthogonal`` initialiser, which JaxMARL's
+    networks and ``nn.GRUCell`` use) take its Q factor from Gram-Schmidt instead of LAPACK's QR,
+    in this process only.
+
+    Why: a ``jax.vmap(train)`` over seeds turns the QR of every initialiser into a batched
+    LAPACK call that hangs XLA:CPU on this 2-core machine (the deadlock described in README's
+    "A note on XLA:CPU and batched QR"; seen here with JaxMARL's MAPPO at 8 seeds). The
+    distribution of the initial weights is unchanged and nothing after initialisation is
+    touched, so the timed training loop is JaxMARL's own. Our networks never call the QR."""
+    import types
+
+    from jax._src.random import core as random_core
+
+    from jaxmarl_lite.algorithms._common.networks import orthonormal_columns
+
+    real = random_core.jnp_linalg
+    if getattr(real, "qr_free", False):
+        return
+
+    def qr(a):  # [..., m, n] with m >= n -> (Q, R), diag(R) > 0
+        q = jax.numpy.vectorize(orthonormal_columns, signature="(m,n)->(m,n)")(a)
+        return q, jax.numpy.swapaxes(q, -1, -2) @ a
+
+    proxy = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real) if not k.startswith("__")})
+    proxy.qr, proxy.qr_free = qr, True
+    random_core.jnp_linalg = proxy

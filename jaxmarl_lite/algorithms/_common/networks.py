@@ -46,13 +46,13 @@ def orthogonal(scale: float = 1.0):
             raise ValueError(f"orthogonal: expected a 2-D kernel shape, got {shape}")
         rows, cols = shape
         tall = (rows, cols) if rows >= cols else (cols, rows)
-        q = _orthonormal_columns(jax.random.normal(key, tall, jnp.float32))
+        q = orthonormal_columns(jax.random.normal(key, tall, jnp.float32))
         return (scale * (q if rows >= cols else q.T)).astype(dtype)
 
     return init
 
 
-def _orthonormal_columns(a: jax.Array) -> jax.Array:
+def orthonormal_columns(a: jax.Array) -> jax.Array:
     """``Q`` of ``a = QR`` (``[m, n]``, ``m >= n``, ``diag(R) > 0``) by classical
     Gram-Schmidt applied twice per column (orthogonal to float32 working precision)."""
 
