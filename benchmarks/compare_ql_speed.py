@@ -5,7 +5,9 @@ Both sides train on MPE simple_spread (3 agents, 25-step episodes) with JaxMARL'
 gradient step per update, greedy test of 512 episodes every 5% of training), compiled once
 (time reported separately) and then run for ``--steps`` env steps per seed, for 1, 8 and 64
 seeds under ``jax.vmap``; plus a large-batch run (256 envs, one seed). Env-steps/s counts
-every env step simulated (JaxMARL: ``NUM_STEPS=26`` per env per update, ours 25).
+every env step simulated (JaxMARL: ``NUM_STEPS=26`` per env per update, ours 25). JaxMARL's
+buffer holds ``BUFFER_SIZE // NUM_ENVS`` steps per env and must hold a batch of 32, so
+runs with more than 156 envs use a buffer of ``32 * num_envs`` episodes on both sides.
 
 Needs a FLAIROx/JaxMARL checkout for its baseline scripts and ``jaxmarl`` + ``flashbax``
 installed (e.g. a separate virtualenv)::
@@ -47,13 +49,18 @@ JAXMARL_QL_RNN_MPE = {  # baselines/QLearning/config/alg/ql_rnn_mpe.yaml
 }
 
 
+def buffer_size(num_envs: int) -> int:
+    """``ql_rnn_mpe``'s 5000 episodes, or enough for JaxMARL to sample 32 at ``num_envs``."""
+    return max(JAXMARL_QL_RNN_MPE["BUFFER_SIZE"], JAXMARL_QL_RNN_MPE["BUFFER_BATCH_SIZE"] * num_envs)
+
+
 def ours(algo: str, steps: int, seeds: int, num_envs: int):
     env = jl.make("simple_spread")
     module = get(algo)
     base = PRESETS["jaxmarl_ql_rnn_mpe"]
     cfg = module.Config(**{**base.to_dict(), "mixer": module.Config().mixer,
                            "total_timesteps": steps, "num_envs": num_envs,
-                           "eval_episodes": 512})
+                           "eval_episodes": 512, "buffer_size": buffer_size(num_envs)})
     num_updates = cfg.total_timesteps // (num_envs * env.max_episode_steps)
     cfg = cfg.replace(eval_every=max(1, num_updates // 20))
     train = jax.vmap(module.make_train(cfg, env))
@@ -65,7 +72,8 @@ def ours(algo: str, steps: int, seeds: int, num_envs: int):
 def jaxmarl(root: Path, algo: str, steps: int, seeds: int, num_envs: int):
     module = load_jaxmarl_baseline(root / "baselines" / "QLearning" / JAXMARL_SCRIPTS[algo])
     config = copy.deepcopy(JAXMARL_QL_RNN_MPE)
-    config.update(TOTAL_TIMESTEPS=steps, NUM_ENVS=num_envs, NUM_SEEDS=seeds)
+    config.update(TOTAL_TIMESTEPS=steps, NUM_ENVS=num_envs, NUM_SEEDS=seeds,
+                  BUFFER_SIZE=buffer_size(num_envs))
     env, _ = module.env_from_config(copy.deepcopy(config))
     train = jax.vmap(module.make_train(copy.deepcopy(config), env))
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
@@ -93,11 +101,14 @@ def main():
         row = [algo, seeds, num_envs, f"{steps:,}", *ratio_cells(rec)]
         rows.append(row)
         print(" | ".join(str(x) for x in row), flush=True)
-    table = markdown_table(["algo", "seeds", "num_envs", "steps/seed", "jaxmarl-lite env-steps/s",
-                            "JaxMARL env-steps/s", "ratio", "compile s (ours / JaxMARL)"], rows)
+        table = markdown_table(["algo", "seeds", "num_envs", "steps/seed",
+                                "jaxmarl-lite env-steps/s", "JaxMARL env-steps/s", "ratio",
+                                "compile s (ours / JaxMARL)"], rows)
+        write_result("compare_ql_speed",  # after every row, so a cut-off run keeps its rows
+                     {"runs": records, "args": {k: str(v) for k, v in vars(args).items()}},
+                     "# Q-learning training-loop speed (simple_spread, ql_rnn_mpe settings)\n\n"
+                     + table)
     print(table)
-    write_result("compare_ql_speed", {"runs": records, "args": {k: str(v) for k, v in vars(args).items()}},
-                 "# Q-learning training-loop speed (simple_spread, ql_rnn_mpe settings)\n\n" + table)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,10 @@ Results are written after every (task, algorithm) pair and merged into an existi
 
 MAPPO/IPPO only run on the cooperative tasks (a shared team reward). Presets: MADDPG
 ``mpe_fast``; MAPPO ``mappo_paper_mpe`` (Yu et al. 2022's MPE settings) with a feed-forward
-agent by default (``--ppo-recurrent`` for the GRU); IPPO ``jaxmarl_ippo_ff_mpe``.
+agent by default (``--ppo-recurrent`` for the GRU); IPPO the same settings with a local
+critic (MAPPO and IPPO differ only in the critic's input, as in Yu et al.'s comparison).
+JaxMARL's ``ippo_ff_mpe`` settings (preset ``jaxmarl_ippo_ff_mpe``, tuned for discrete
+actions) make continuous simple_spread worse than random here, see README.
 """
 from __future__ import annotations
 
@@ -46,13 +49,13 @@ TASKS = {
     "adversary": ("simple_adversary", {}, False),
     "tag": ("simple_tag", {}, False),
 }
-PRESETS = {"maddpg": "mpe_fast", "mappo": "mappo_paper_mpe", "ippo": "jaxmarl_ippo_ff_mpe"}
+PRESETS = {"maddpg": "mpe_fast", "mappo": "mappo_paper_mpe", "ippo": "mappo_paper_mpe"}
 
 
 def config_for(algo: str, steps: int, recurrent: bool):
     cfg = get(algo).PRESETS[PRESETS[algo]]
     overrides = dict(total_timesteps=steps)
-    if algo == "mappo":
+    if algo in ("mappo", "ippo"):
         overrides["recurrent"] = recurrent
     cfg = cfg.replace(**overrides)
     per_update = cfg.num_envs * cfg.num_steps
@@ -115,7 +118,7 @@ def render(name, seeds, steps, recurrent, record):
             f"{steps:,} env steps per seed, trained at once (vmap); final return = mean of "
             "512 deterministic episodes per seed; team return = mean over agents. Presets: "
             + ", ".join(f"{a} `{PRESETS[a]}`" for a in algos)
-            + (" (GRU)" if recurrent else " (MAPPO feed-forward)" if "mappo" in algos else "")
+            + (" (GRU)" if recurrent else " (MAPPO/IPPO feed-forward)" if {"mappo", "ippo"} & set(algos) else "")
             + f". Curves: `{name}_<task>.png`.\n"
             f"\nReproduce: `python benchmarks/mpe_learning.py --algos {' '.join(algos)} "
             f"--tasks {' '.join(tasks)} --seeds {seeds} --steps {steps} "
@@ -128,7 +131,7 @@ def main():
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=2_000_000, help="env steps per seed")
-    parser.add_argument("--ppo-recurrent", action="store_true", help="GRU agents for MAPPO")
+    parser.add_argument("--ppo-recurrent", action="store_true", help="GRU agents for MAPPO/IPPO")
     parser.add_argument("--name", default="mpe_learning", help="results/<name>.{md,json}")
     args = parser.parse_args()
     record = load_previous(args.name, args.seeds, args.steps, args.ppo_recurrent)
