@@ -58,17 +58,25 @@ def time_compiled(fn: Callable[..., Any], *args: Any, repeats: int = 3,
     best of ``repeats`` is reported (the least disturbed by other load). Long training
     runs pass ``repeats=1, warmup=False``.
     """
+    compile_s, best, _ = time_compiled_output(fn, *args, repeats=repeats, warmup=warmup)
+    return compile_s, best
+
+
+def time_compiled_output(fn: Callable[..., Any], *args: Any, repeats: int = 3,
+                         warmup: bool = True) -> Tuple[float, float, Any]:
+    """:func:`time_compiled` that also returns the output of the last timed run (so a
+    caller reading the result does not run the loop once more)."""
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     compile_s = time.perf_counter() - t0
     if warmup:
         jax.block_until_ready(compiled(*args))
-    best = float("inf")
+    best, out = float("inf"), None
     for _ in range(repeats):
         t0 = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
+        out = jax.block_until_ready(compiled(*args))
         best = min(best, time.perf_counter() - t0)
-    return compile_s, best
+    return compile_s, best, out
 
 
 def write_result(name: str, payload: Dict[str, Any], markdown: str | None = None) -> Path:

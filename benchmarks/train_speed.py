@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -23,36 +22,28 @@ import jax
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_utils import markdown_table, write_result  # noqa: E402
+from bench_utils import markdown_table, time_compiled_output, write_result  # noqa: E402
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite.algorithms import get  # noqa: E402
-from jaxmarl_lite.algorithms._common.training import (init_seeds, run_updates,  # noqa: E402
-                                                      run_updates_seeds)
+from jaxmarl_lite.algorithms._common.training import init_seeds, run_updates_seeds  # noqa: E402
 from jaxmarl_lite.cli import parse_env_kwargs, parse_value  # noqa: E402
 
 
 def measure(algo: str, cfg, env, seeds: int, repeats: int, progress_every: int = 0):
     """``(compile_s, run_s, env_steps)`` of ``seeds`` vmapped seeds over the whole budget;
-    with ``progress_every`` the loop carries the CLI's host progress callback."""
+    with ``progress_every`` the loop carries the CLI's host progress callback (the same
+    compiled loop otherwise)."""
     stages = get(algo).make_stages(cfg, env)
     carry = init_seeds(stages, jax.random.split(jax.random.key(0), seeds))
-    if progress_every:
-        calls = []
+    calls = []
 
-        def loop(c):
-            return run_updates_seeds(stages, c, stages.num_updates,
-                                     progress=lambda i, m: calls.append(int(i)),
-                                     every=progress_every)
-    else:
-        loop = jax.vmap(lambda c: run_updates(stages, c, stages.num_updates))  # no DCE
-    t0 = time.perf_counter()
-    compiled = jax.jit(loop).lower(carry).compile()
-    compile_s, run_s = time.perf_counter() - t0, float("inf")
-    for _ in range(repeats):  # best of `repeats` runs of the compiled loop
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(compiled(carry))
-        run_s = min(run_s, time.perf_counter() - t0)
+    def loop(c):  # returns the whole result: nothing is dead-code eliminated
+        return run_updates_seeds(stages, c, stages.num_updates,
+                                 progress=lambda i, m: calls.append(int(i)),
+                                 every=progress_every)
+
+    compile_s, run_s, out = time_compiled_output(loop, carry, repeats=repeats, warmup=False)
     return compile_s, run_s, float(jax.device_get(out.metrics["env_steps"][:, -1]).sum())
 
 
