@@ -68,6 +68,9 @@ class Config(ConfigBase):
     """Value-loss clip around the old value (normalised units); 0 disables it."""
     ent_coef: float = 0.01
     """Entropy bonus weight."""
+    ent_coef_final: float | None = None
+    """When set, the entropy weight anneals linearly from ``ent_coef`` (first update) to this
+    (last update); ``None`` keeps ``ent_coef`` throughout."""
     vf_coef: float = 0.5
     """Value-loss weight."""
     value_norm: bool = True
@@ -93,6 +96,8 @@ class Config(ConfigBase):
                                "eval_every", "eval_episodes")
         self._require_unit("gamma", "gae_lambda")
         self._require_nonnegative("clip_eps", "value_clip_eps", "ent_coef", "vf_coef")
+        self._require(self.ent_coef_final is None or self.ent_coef_final >= 0,
+                      "ent_coef_final", "None or >= 0")
         self._require(self.num_envs % self.num_minibatches == 0, "num_minibatches",
                       f"a divisor of num_envs={self.num_envs}")
         activation(self.activation)
@@ -174,9 +179,11 @@ class Batch(NamedTuple):
     h0: Hidden  # [E, N, H] hidden at the rollout's start
 
 
-def loss(params: Params, batch: Batch, *, nets: Nets):
-    """PPO loss of one minibatch -> ``(total, (value_loss, actor_loss, entropy))``."""
+def loss(params: Params, batch: Batch, *, nets: Nets, ent_coef=None):
+    """PPO loss of one minibatch -> ``(total, (value_loss, actor_loss, entropy))``.
+    ``ent_coef`` (a scalar, e.g. :func:`entropy_weight`) overrides ``config.ent_coef``."""
     cfg = nets.config
+    ent_coef = cfg.ent_coef if ent_coef is None else ent_coef
     chex.assert_equal_shape([batch.log_prob, batch.advantages, batch.targets])
     _, dist = nets.dist(params, batch.h0.actor, batch.obs, batch.mask, batch.resets)
     _, value = nets.value(params, batch.h0.critic, batch.critic_in, batch.resets)
@@ -191,11 +198,21 @@ def loss(params: Params, batch: Batch, *, nets: Nets):
         v_loss = jnp.maximum(v_loss, (clipped - batch.targets) ** 2)
     value_loss = 0.5 * v_loss.mean()
     entropy = dist.entropy().mean()
-    total = actor_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+    total = actor_loss + cfg.vf_coef * value_loss - ent_coef * entropy
     return total, (value_loss, actor_loss, entropy)
 
 
-def learn(params: Params, opt_state, batch: Batch, key, *, nets: Nets, optimizer):
+def entropy_weight(config: Config, update: jax.Array, num_updates: int):
+    """The entropy weight of the 0-based ``update`` out of ``num_updates``: ``None`` (use
+    ``config.ent_coef``) unless ``config.ent_coef_final`` is set, else linear between the two."""
+    if config.ent_coef_final is None:
+        return None
+    frac = update.astype(jnp.float32) / max(num_updates - 1, 1)
+    return config.ent_coef + frac * (config.ent_coef_final - config.ent_coef)
+
+
+def learn(params: Params, opt_state, batch: Batch, key, *, nets: Nets, optimizer,
+          ent_coef=None):
     """``update_epochs`` epochs of ``num_minibatches`` Adam steps on :func:`loss` over
     minibatches of whole env sequences (axis 1 of the time-major ``batch``) ->
     ``(params, opt_state, aux [epochs, minibatches, 3])`` (value, actor loss, entropy)."""
@@ -209,7 +226,8 @@ def learn(params: Params, opt_state, batch: Batch, key, *, nets: Nets, optimizer
             params, opt_state = state
             take = lambda x: x[:, idx]  # noqa: E731
             mb = Batch(*[take(x) for x in batch[:-1]], Hidden(*[h[idx] for h in batch.h0]))
-            (_, aux), grads = jax.value_and_grad(loss, has_aux=True)(params, mb, nets=nets)
+            (_, aux), grads = jax.value_and_grad(loss, has_aux=True)(params, mb, nets=nets,
+                                                                     ent_coef=ent_coef)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), jnp.stack(aux)
 
@@ -336,8 +354,9 @@ def make_stages(config: Config, env) -> TrainStages:
         batch = Batch(tr["obs"], tr["critic_in"], tr["mask"], tr["actions"], tr["log_prob"],
                       tr["value"], adv, targets, tr["resets"], c.hidden)
 
-        params, opt_state, aux = learn(c.params, c.opt_state, batch, perm_key, nets=nets,
-                                       optimizer=optimizer)
+        params, opt_state, aux = learn(
+            c.params, c.opt_state, batch, perm_key, nets=nets, optimizer=optimizer,
+            ent_coef=entropy_weight(config, c.update_count, num_updates))
         count = c.update_count + 1
         eval_return = jax.lax.cond(
             (count % config.eval_every == 0) | (count == num_updates),

@@ -94,6 +94,9 @@ class Config(ConfigBase):
     """QMIX hypernetwork hidden width."""
     hypernet_layers: int = 2
     """QMIX hypernetwork depth (1 or 2)."""
+    mixer_init_scale: float | None = None
+    """Orthogonal gain of every QMIX mixer kernel (JaxMARL: 0.001); ``None``: the usual gains
+    (sqrt(2) before a ReLU, 1 on outputs)."""
     eval_every: int = 50
     """Updates between greedy evaluations (``eval_return`` is carried in between)."""
     eval_episodes: int = 64
@@ -108,6 +111,8 @@ class Config(ConfigBase):
         self._require_unit("gamma", "td_lambda", "eps_start", "eps_finish", "eps_decay_fraction")
         self._require(0.0 < self.tau <= 1.0, "tau", "in (0, 1]")
         self._require(self.hypernet_layers in (1, 2), "hypernet_layers", "1 or 2")
+        self._require(self.mixer_init_scale is None or self.mixer_init_scale > 0,
+                      "mixer_init_scale", "None or > 0")
         self._require(self.batch_size <= self.buffer_size, "batch_size", "<= buffer_size")
 
 
@@ -235,7 +240,8 @@ class _Mixer(NamedTuple):  # a mixer with the signature of QMixer.apply
 
 def make_mixer(config: Config):
     if config.mixer == "qmix":
-        return QMixer(config.mixer_embed_dim, config.hypernet_hidden, config.hypernet_layers)
+        return QMixer(config.mixer_embed_dim, config.hypernet_hidden, config.hypernet_layers,
+                      config.mixer_init_scale)
     return _Mixer(vdn) if config.mixer == "vdn" else None
 
 
@@ -409,9 +415,10 @@ PRESETS: dict[str, Config] = {
                          num_sgd_steps=2, gamma=0.99),
     # JaxMARL's baselines/QLearning/config/alg/ql_rnn_mpe.yaml (QMIX/VDN/IQL on MPE).
     "jaxmarl_ql_rnn_mpe": Config(num_envs=8, buffer_size=5000, batch_size=32, hidden_size=64,
-                                 mixer_embed_dim=32, hypernet_hidden=128, eps_start=1.0,
-                                 eps_finish=0.05, eps_decay_fraction=0.1, max_grad_norm=25.0,
-                                 target_update_interval=200, tau=1.0, num_sgd_steps=1, lr=5e-3,
+                                 mixer_embed_dim=32, hypernet_hidden=128, mixer_init_scale=1e-3,
+                                 eps_start=1.0, eps_finish=0.05, eps_decay_fraction=0.1,
+                                 max_grad_norm=25.0, target_update_interval=200, tau=1.0,
+                                 num_sgd_steps=1, lr=5e-3,
                                  learning_starts=10_000, lr_linear_decay=True, gamma=0.9,
                                  total_timesteps=2_000_000),
     # pymarl2 (Hu et al. 2021) QMIX defaults: TD(lambda)=0.6, Adam 1e-3, batch 128 episodes.

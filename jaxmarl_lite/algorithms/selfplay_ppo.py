@@ -271,8 +271,9 @@ def make_stages(config: Config, env) -> TrainStages:
                           agent(adv), agent(targets),
                           jnp.zeros((config.num_steps, config.num_envs), bool),
                           ppo.Hidden(h0, h0))
-        params, opt_state, aux = ppo.learn(c.params, c.opt_state, batch, learn_key, nets=nets,
-                                           optimizer=optimizer)
+        params, opt_state, aux = ppo.learn(
+            c.params, c.opt_state, batch, learn_key, nets=nets, optimizer=optimizer,
+            ent_coef=ppo.entropy_weight(config, c.update_count, num_updates))
         count = c.update_count + 1
         pool = selfplay.add_if(c.pool, params, count % config.snapshot_every == 0)
         evals = jax.lax.cond((count % config.eval_every == 0) | (count == num_updates),

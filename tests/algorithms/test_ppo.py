@@ -90,6 +90,18 @@ def test_ppo_loss_hand_worked():
     np.testing.assert_allclose(v_loss, 0.5 * (3.24 + 1.0) / 2, rtol=1e-5)
     np.testing.assert_allclose(ent, np.log(2), rtol=1e-5)
     np.testing.assert_allclose(total, a_loss + 0.5 * v_loss - 0.1 * ent, rtol=1e-5)
+    # an annealed entropy weight replaces config.ent_coef
+    total_annealed, _ = ppo.loss(params, batch, nets=nets, ent_coef=jnp.float32(0.03))
+    np.testing.assert_allclose(total_annealed, a_loss + 0.5 * v_loss - 0.03 * ent, rtol=1e-5)
+
+
+def test_entropy_weight_schedule():
+    assert ppo.entropy_weight(ppo.Config(ent_coef=0.05), jnp.int32(3), 11) is None
+    cfg = ppo.Config(ent_coef=0.05, ent_coef_final=0.01)
+    weights = [float(ppo.entropy_weight(cfg, jnp.int32(u), 11)) for u in (0, 5, 10)]
+    np.testing.assert_allclose(weights, [0.05, 0.03, 0.01], rtol=1e-5)
+    with pytest.raises(ValueError, match="ent_coef_final must be None or >= 0"):
+        ppo.Config(ent_coef_final=-0.1)
 
 
 def test_config_validation():

@@ -86,6 +86,13 @@ def test_mixers_vdn_is_sum_and_qmix_is_monotonic():
     qs = 5 * jax.random.normal(jax.random.key(3), (64, 3))
     grads = jax.vmap(jax.grad(lambda q, s: mixer.apply(params, q, s)))(qs, state)
     assert grads.shape == (64, 3) and bool((grads >= 0).all()) and float(grads.max()) > 0
+    # JaxMARL's small init scale: Q_tot starts near zero, and stays monotonic
+    small = QMixer(embed_dim=8, hypernet_hidden=16, init_scale=1e-3)
+    small_params = small.init(jax.random.key(2), jnp.zeros((64, 3)), state)
+    out_small, out_unit = small.apply(small_params, qs, state), mixer.apply(params, qs, state)
+    assert float(jnp.abs(out_small).max()) < 1e-3 < float(jnp.abs(out_unit).max())
+    grads = jax.vmap(jax.grad(lambda q, s: small.apply(small_params, q, s)))(qs, state)
+    assert bool((grads >= 0).all())
 
 
 def test_config_validation_and_registry():
@@ -93,6 +100,8 @@ def test_config_validation_and_registry():
         qmix.Config(lr=0.0)
     with pytest.raises(ValueError, match="gamma must be in"):
         qmix.Config(gamma=1.5)
+    with pytest.raises(ValueError, match="mixer_init_scale must be None or > 0"):
+        qmix.Config(mixer_init_scale=0.0)
     with pytest.raises(TypeError, match="num_envs expects int"):
         qmix.Config(num_envs=2.5)
     with pytest.raises(ValueError, match="no field|Unknown"):

@@ -26,25 +26,37 @@ class QMixer(nn.Module):
     ``__call__(agent_qs [..., N], state [..., S]) -> Q_tot [...]``:
     ``h = elu(Q @ |W1(s)| + b1(s))``, ``Q_tot = h . |w2(s)| + V(s)``, with ``W1``/``w2``
     from ``hypernet_layers`` (1 or 2) dense layers of ``hypernet_hidden`` units.
+
+    ``init_scale`` is the orthogonal gain of every kernel in the mixer; ``None`` uses the
+    usual gains (sqrt(2) before a ReLU, 1 on outputs). A small scale (JaxMARL uses 0.001)
+    starts ``Q_tot`` near zero with nearly flat mixing weights, which the hypernetworks then
+    grow; with unit gains the initial ``|W1|``, ``|w2|`` multiply the agents' Q-values by
+    state-dependent factors of order one per layer from the first update.
     """
 
     embed_dim: int = 32
     hypernet_hidden: int = 64
     hypernet_layers: int = 2
+    init_scale: float | None = None
 
     @nn.compact
     def __call__(self, agent_qs: jax.Array, state: jax.Array) -> jax.Array:
         n = agent_qs.shape[-1]
         state = state.astype(jnp.float32)
 
+        def layer(out: int, before_relu: bool = False) -> nn.Dense:
+            if self.init_scale is not None:
+                return dense(out, self.init_scale)
+            return dense(out) if before_relu else dense(out, 1.0)
+
         def hyper(out: int) -> jax.Array:
             if self.hypernet_layers == 1:
-                return dense(out, 1.0)(state)
-            return dense(out, 1.0)(nn.relu(dense(self.hypernet_hidden)(state)))
+                return layer(out)(state)
+            return layer(out)(nn.relu(layer(self.hypernet_hidden, True)(state)))
 
         w1 = jnp.abs(hyper(n * self.embed_dim)).reshape(*state.shape[:-1], n, self.embed_dim)
-        b1 = dense(self.embed_dim, 1.0)(state)
+        b1 = layer(self.embed_dim)(state)
         hidden = nn.elu(jnp.einsum("...n,...ne->...e", agent_qs, w1) + b1)
         w2 = jnp.abs(hyper(self.embed_dim))
-        v = dense(1, 1.0)(nn.relu(dense(self.embed_dim)(state)))[..., 0]
+        v = layer(1)(nn.relu(layer(self.embed_dim, True)(state)))[..., 0]
         return (hidden * w2).sum(-1) + v
