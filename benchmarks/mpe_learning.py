@@ -118,7 +118,8 @@ def render(name, seeds, steps, recurrent, record):
             f"{steps:,} env steps per seed, trained at once (vmap); final return = mean of "
             "512 deterministic episodes per seed; team return = mean over agents. Presets: "
             + ", ".join(f"{a} `{PRESETS[a]}`" for a in algos)
-            + (" (GRU)" if recurrent else " (MAPPO/IPPO feed-forward)" if {"mappo", "ippo"} & set(algos) else "")
+            + (" (GRU)" if recurrent
+               else " (MAPPO/IPPO feed-forward)" if {"mappo", "ippo"} & set(algos) else "")
             + f". Curves: `{name}_<task>.png`.\n"
             f"\nReproduce: `python benchmarks/mpe_learning.py --algos {' '.join(algos)} "
             f"--tasks {' '.join(tasks)} --seeds {seeds} --steps {steps} "

@@ -8,8 +8,9 @@ is the best of ``--repeats`` runs of the compiled loop from a fresh ``init``.
     python benchmarks/train_speed.py --algo mappo --preset jaxmarl_mappo_rnn_mpe --seeds 1 8
     python benchmarks/train_speed.py --algo qmix --seeds 8 --progress-every 10
 
-``--progress-every K`` adds, per seed count, the same loop with the CLI's in-loop progress
-callback (a host call every K updates) and the ratio of the two rates, measured side by side.
+``--progress-every K`` adds, per seed count, the same loop with a host callback every K
+updates through the CLI's mechanism (``run_updates_seeds``' ``jax.debug.callback``, that
+update's ``[S]`` metrics sent to the host) and the ratio of the two rates, side by side.
 """
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ from jaxmarl_lite.cli import parse_env_kwargs, parse_value  # noqa: E402
 
 def measure(algo: str, cfg, env, seeds: int, repeats: int, progress_every: int = 0):
     """``(compile_s, run_s, env_steps)`` of ``seeds`` vmapped seeds over the whole budget;
-    with ``progress_every`` the loop carries the CLI's host progress callback (the same
-    compiled loop otherwise)."""
+    with ``progress_every`` the loop carries a host callback through the CLI's in-loop progress
+    mechanism (the same compiled loop otherwise; the callback only records the update)."""
     stages = get(algo).make_stages(cfg, env)
     carry = init_seeds(stages, jax.random.split(jax.random.key(0), seeds))
     calls = []
