@@ -95,3 +95,42 @@ def test_choose_opponent_single_episode_and_traced_share():
     assert bool(is_self) and float(params["w"][0, 0]) == 9.0
     params, is_self = pick(jax.random.key(0), jnp.float32(0.0))
     assert not bool(is_self) and float(params["w"][0, 0]) == 5.0
+
+
+def _random_views(n, seed):
+    """``n`` random tic-tac-toe views (``[n, 18]`` planes, ``[n, 9]`` empty-cell masks)."""
+    board = np.random.default_rng(seed).integers(0, 3, (n, 9))
+    obs = np.stack([board == 1, board == 2], -1).reshape(n, 18).astype(np.float32)
+    return jnp.asarray(obs), jnp.asarray((board == 0).astype(np.float32))
+
+
+def test_canonical_view_is_shared_by_symmetric_views_and_maps_actions_back():
+    import jaxmarl_lite as jl
+
+    obs_perms, action_perms = jl.make("tictactoe").symmetries()
+    canon = jax.jit(jax.vmap(lambda o, m: sp.canonical_view(o, m, obs_perms, action_perms)))
+    obs, mask = _random_views(64, 0)
+    c_obs, c_mask, cells = canon(obs, mask)
+    # the canonical view is the original's cells taken in the order `cells`
+    np.testing.assert_array_equal(c_mask, np.take_along_axis(np.asarray(mask), cells, 1))
+    planes = np.asarray(obs).reshape(64, 9, 2)
+    np.testing.assert_array_equal(
+        np.asarray(c_obs).reshape(64, 9, 2), np.take_along_axis(planes, cells[..., None], 1))
+    assert all(sorted(row) == list(range(9)) for row in np.asarray(cells))
+    # every transform of a view has the same canonical view; canonical views are fixed points
+    for g in range(8):
+        t_obs, t_mask, _ = canon(obs[:, obs_perms[g]], mask[:, action_perms[g]])
+        np.testing.assert_array_equal(t_obs, c_obs)
+        np.testing.assert_array_equal(t_mask, c_mask)
+    again, _, _ = canon(c_obs, c_mask)
+    np.testing.assert_array_equal(again, c_obs)
+    # distinct classes stay distinct: views with a different canonical view are not symmetric
+    assert len({tuple(r) for r in np.asarray(c_obs)}) > 32
+
+
+def test_canonical_view_rejects_wrong_permutation_shapes():
+    obs, mask = _random_views(1, 1)
+    with pytest.raises(ValueError, match=r"obs_perms must be \[G, 18\]"):
+        sp.canonical_view(obs[0], mask[0], np.zeros((8, 9), np.int32), np.zeros((8, 9), np.int32))
+    with pytest.raises(ValueError, match=r"action_perms must be \[8, 9\]"):
+        sp.canonical_view(obs[0], mask[0], np.zeros((8, 18), np.int32), np.zeros((4, 9), np.int32))

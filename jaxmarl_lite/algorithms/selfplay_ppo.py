@@ -15,7 +15,12 @@ strong players never reach, so the learner also learns to punish and survive bad
 the current parameters with probability ``self_play_prob`` (always while the pool is empty),
 else a snapshot drawn uniformly from an :class:`~jaxmarl_lite.selfplay.OpponentPool` of past
 parameters, into which the current ones are written every ``snapshot_every`` updates.
-Opponents sample from their policy; the learner is evaluated greedily every ``eval_every``
+Opponents sample from their policy, except that with ``opponent_random_move_prob`` a policy
+opponent's move is replaced by a uniformly random legal one (strong play from off-book
+positions). With ``canonical_boards`` every player's view goes through
+:func:`~jaxmarl_lite.selfplay.canonical_view` (the env's ``symmetries()``: for tic-tac-toe
+the eight rotations and reflections), so the networks see one representative per class of
+symmetric positions and play them alike. The learner is evaluated greedily every ``eval_every``
 updates against a uniformly random player and a perfect minimax player
 (:func:`~jaxmarl_lite.envs.tictactoe_minimax.play_matches`, both seats).
 
@@ -66,8 +71,18 @@ class Config(ppo.Config):
     snapshots)."""
     random_opponent_prob: float = 0.0
     """Share of games played against a uniformly random legal player."""
+    opponent_random_move_prob: float = 0.0
+    """Per move, the chance that a policy opponent (current or past parameters) plays a
+    uniformly random legal move instead of its own: strong play from off-book positions
+    (e.g. a corner opening that must be answered in the centre), which all-random opponents
+    reach but do not punish and pure self-play does not reach."""
     eval_games: int = 200
     """Greedy games (half per seat) against random and against minimax per evaluation."""
+    canonical_boards: bool = False
+    """Play and learn on one canonical representative of each view under the game's
+    symmetries (``env.symmetries()``; :func:`jaxmarl_lite.selfplay.canonical_view`): the
+    networks see ~8x fewer distinct tic-tac-toe positions and play symmetric positions
+    alike. Transitions store the canonical view and action."""
 
     def validate(self) -> None:
         super().validate()
@@ -77,6 +92,7 @@ class Config(ppo.Config):
         self._require_positive("pool_size", "snapshot_every")
         self._require_unit("self_play_prob")
         self._require_unit("random_opponent_prob")
+        self._require_unit("opponent_random_move_prob")
         self._require(self.eval_games >= 2, "eval_games", ">= 2 (one game per seat)")
 
 
@@ -110,17 +126,33 @@ def _mover(mask: jax.Array) -> jax.Array:
     return jnp.argmax(mask.sum(-1) > 0).astype(jnp.int32)
 
 
+def make_canon(config: Config, env):
+    """``(obs [D], mask [A]) -> (obs, mask, cells [A])``: the view the networks see and,
+    per network action, the env action it stands for (the identity unless
+    ``config.canonical_boards``)."""
+    if not config.canonical_boards:
+        return lambda obs, mask: (obs, mask, jnp.arange(mask.shape[-1], dtype=jnp.int32))
+    if not hasattr(env, "symmetries"):
+        raise ValueError(f"canonical_boards=True needs an env with symmetries(); "
+                         f"{type(env).__name__} has none")
+    perms = tuple(jnp.asarray(p) for p in env.symmetries())
+    return lambda obs, mask: selfplay.canonical_view(obs, mask, *perms)
+
+
 def make_policy(config: Config, env) -> Policy:
     """Greedy legal move for every player row (``play_matches`` reads the mover's)."""
     nets = ppo.make_nets(config, env)
+    canon = jax.vmap(make_canon(config, env))
 
     def act(params: ppo.Params, carry, obs, mask, first, key):
         del first, key
         g, n, d = obs.shape
+        obs, mask, cells = canon(obs.reshape(g * n, d), mask.reshape(g * n, -1))
         h0 = jnp.zeros((g * n, 1, config.hidden_size))
         _, dist = nets.dist(params, h0, obs.reshape(1, g * n, 1, d),
                             mask.reshape(1, g * n, 1, -1), jnp.zeros((1, g * n), bool))
-        return dist.mode().reshape(g, n).astype(jnp.int32), carry
+        choice = dist.mode().reshape(g * n)
+        return jnp.take_along_axis(cells, choice[:, None], 1).reshape(g, n), carry
 
     return Policy(lambda num_envs: (), act)
 
@@ -129,15 +161,18 @@ class Game(NamedTuple):
     """The single-agent view's pieces (pure functions of one env; vmap them over envs)."""
 
     view: Any  # (params, obs [D], mask [A]) -> (distribution, value [])
+    canon: Any  # (obs [D], mask [A]) -> (network's obs, mask, env action per choice [A])
     new_games: Any  # (params, pool, games, start, key) -> (games, opened)
     decision: Any  # (params, pool, games, key) -> (games, transition dict)
 
 
 def make_game(config: Config, env) -> Game:
     """The learner's view of ``env`` (see the module docstring). ``decision``'s transition
-    holds the learner's ``obs``, ``mask``, ``action``, ``log_prob``, ``value``, ``reward``,
-    ``done``, its ``seat`` and the ``env_steps`` the decision took."""
+    holds the learner's ``obs``, ``mask``, ``action`` (as the networks saw them: canonical
+    with ``canonical_boards``), ``log_prob``, ``value``, ``reward``, ``done``, its ``seat`` and
+    the ``env_steps`` the decision took."""
     nets = ppo.make_nets(config, env)
+    canon = make_canon(config, env)
     h_one = jnp.zeros((1, 1, config.hidden_size))
     no_reset = jnp.zeros((1, 1), bool)
 
@@ -149,14 +184,18 @@ def make_game(config: Config, env) -> Game:
 
     def opponent_turn(games: Seat, obs, state, key):
         """The player to move (the opponent) samples a move from its policy, or uniformly
-        among legal moves for a random opponent, and plays it."""
-        act_key, rand_key, step_key = jax.random.split(key, 3)
+        among legal moves for a random opponent (and with ``opponent_random_move_prob``
+        for any opponent), and plays it."""
+        act_key, rand_key, coin_key, step_key = jax.random.split(key, 4)
         mask = env.action_mask(state)
         mover = _mover(mask)
-        dist, _ = view(games.opponent, obs[mover], mask[mover])
-        move = jnp.where(games.random_opponent,
+        seen, seen_mask, cells = canon(obs[mover], mask[mover])
+        dist, _ = view(games.opponent, seen, seen_mask)
+        random_move = games.random_opponent | (
+            jax.random.uniform(coin_key) < config.opponent_random_move_prob)
+        move = jnp.where(random_move,
                          jax.random.categorical(rand_key, jnp.where(mask[mover], 0.0, -jnp.inf)),
-                         dist.sample(seed=act_key).reshape(())).astype(jnp.int32)
+                         cells[dist.sample(seed=act_key).reshape(())]).astype(jnp.int32)
         obs, state, reward, term, trunc, _ = env.step(step_key, state, jnp.full((2,), move))
         return obs, state, reward, jnp.all(term | trunc)
 
@@ -179,13 +218,12 @@ def make_game(config: Config, env) -> Game:
         """One learner decision in one env -> (games, transition dict)."""
         act_key, step_key, reply_key, new_key = jax.random.split(key, 4)
         seat = games.seat
-        mask = env.action_mask(games.state)[games.seat]
-        obs = games.obs[games.seat]
+        obs, mask, cells = canon(games.obs[games.seat], env.action_mask(games.state)[games.seat])
         dist, value = view(params, obs, mask)
         action = dist.sample(seed=act_key).reshape(())
         log_prob = dist.log_prob(action[None, None, None]).reshape(())
         obs1, state1, r1, term, trunc, _ = env.step(step_key, games.state,
-                                                    jnp.full((2,), action.astype(jnp.int32)))
+                                                    jnp.full((2,), cells[action]))
         ended = jnp.all(term | trunc)
         obs2, state2, r2, ended2 = opponent_turn(games, obs1, state1, reply_key)
         reply = ~ended
@@ -199,7 +237,7 @@ def make_game(config: Config, env) -> Game:
                            log_prob=log_prob, value=value, reward=reward, done=done,
                            seat=seat, env_steps=steps)
 
-    return Game(view, new_games, decision)
+    return Game(view, canon, new_games, decision)
 
 
 def make_stages(config: Config, env) -> TrainStages:
@@ -221,7 +259,7 @@ def make_stages(config: Config, env) -> TrainStages:
     optimizer = ppo.make_optimizer(config, num_updates)
     policy = make_policy(config, env)
     game = make_game(config, env)
-    view, new_games, decision = game
+    view, canon, new_games, decision = game
 
     def init(key) -> Carry:
         key, ka, kc, kr, kg = jax.random.split(key, 5)
@@ -258,9 +296,8 @@ def make_stages(config: Config, env) -> TrainStages:
 
         games, tr = jax.lax.scan(scan_step, c.games,
                                  jax.random.split(roll_key, config.num_steps))
-        last_obs = jax.vmap(lambda g: g.obs[g.seat])(games)
-        last_mask = jax.vmap(lambda g: env.action_mask(g.state)[g.seat])(games)
-        last_value = jax.vmap(lambda o, m: view(c.params, o, m)[1])(last_obs, last_mask)
+        last_value = jax.vmap(lambda g: view(c.params, *canon(
+            g.obs[g.seat], env.action_mask(g.state)[g.seat])[:2])[1])(games)
         next_values = jnp.concatenate([tr["value"][1:], last_value[None]], 0)
         adv, targets = gae(tr["reward"], tr["value"], next_values, tr["done"], tr["done"],
                            config.gamma, config.gae_lambda)

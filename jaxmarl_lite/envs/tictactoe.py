@@ -120,6 +120,22 @@ class TicTacToe(MultiAgentEnv):
         board = self.get_obs(state)[0]
         return jnp.concatenate([board, jax.nn.one_hot(state.mover, 2, dtype=jnp.float32)])
 
+    def symmetries(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The board's eight symmetries (rotations and reflections of the square) as index
+        permutations ``(obs_perms [8, 18], action_perms [8, 9])``: under symmetry ``g`` the
+        transformed board's cell ``j`` is the original cell ``action_perms[g, j]`` and its
+        observation is ``obs[obs_perms[g]]``. Row 0 is the identity. Every rule (lines,
+        rewards, legality) is invariant under them."""
+        grid = np.arange(9).reshape(3, 3)
+        cells = []
+        for flip in (False, True):
+            g = grid.T if flip else grid
+            for k in range(4):
+                cells.append(np.rot90(g, k).reshape(9))
+        action_perms = np.stack(cells).astype(np.int32)
+        obs_perms = (2 * action_perms[:, :, None] + np.arange(2)).reshape(8, 18)
+        return obs_perms.astype(np.int32), action_perms
+
     # ------------------------------------------------------------------ dynamics
     def reset_env(self, key):
         state = TicTacToeState(

@@ -75,9 +75,11 @@ def test_single_agent_view_of_scripted_games():
 
 def test_random_opponent_share():
     """Games against the random player open anywhere; games against a first-empty-cell
-    policy always open in cell 0."""
+    policy always open in cell 0, unless its moves are replaced by random ones
+    (``opponent_random_move_prob``)."""
     n = 64
     game_of = {p: sp.make_game(QUICK.replace(random_opponent_prob=p), ENV) for p in (0.0, 1.0)}
+    game_of["eps"] = sp.make_game(QUICK.replace(opponent_random_move_prob=1.0), ENV)
     carry = jax.jit(sp.make_stages(QUICK.replace(num_envs=n), ENV).init)(jax.random.key(0))
     params = _first_empty_cell_params(carry.params)
     pool = selfplay.init_pool(params, 2)
@@ -88,7 +90,7 @@ def test_random_opponent_share():
     for p, game in game_of.items():
         started, opened = jax.jit(jax.vmap(game.new_games, in_axes=(None, None, 0, None, 0)))(
             params, pool, games, True, jax.random.split(jax.random.key(2), n))
-        assert bool((started.random_opponent == (p == 1.0)).all())
+        assert bool((started.random_opponent == (p == 1.0)).all())  # "eps": not random games
         o_games = np.flatnonzero(np.asarray(opened))  # learner is O: the opponent opened
         assert len(o_games) > 10
         # the learner's (O's) view: plane 1 holds the opponent's cross
@@ -96,6 +98,7 @@ def test_random_opponent_share():
         openings[p] = views.argmax(-1)
     assert set(openings[0.0]) == {0}
     assert len(set(openings[1.0])) >= 5, openings[1.0]
+    assert len(set(openings["eps"])) >= 5, openings["eps"]
 
 
 def test_config_validation():
@@ -109,6 +112,8 @@ def test_config_validation():
         sp.Config(self_play_prob=1.5)
     with pytest.raises(ValueError, match="random_opponent_prob"):
         sp.Config(random_opponent_prob=-0.1)
+    with pytest.raises(ValueError, match="opponent_random_move_prob"):
+        sp.Config(opponent_random_move_prob=1.1)
     with pytest.raises(ValueError, match="two-player"):
         sp.make_stages(QUICK, jl.make("grid_meet"))
 
@@ -138,3 +143,49 @@ def test_short_run_beats_random_more_often_than_untrained(trained):
         r = play_matches(policy, params, jax.random.key(5), 400, "random").totals()
         score[name] = (r["wins"] - r["losses"]) / 400
     assert score["trained"] > score["untrained"] + 0.2, score
+
+
+def test_canonical_boards_policy_is_symmetric_and_transitions_are_canonical():
+    """With ``canonical_boards`` the greedy move on a rotated/reflected board is the
+    rotated/reflected move (boards that no symmetry maps to themselves), and the learner's
+    stored views are canonical (fixed points of the canonical map) with matching masks."""
+    config = QUICK.replace(num_envs=8, canonical_boards=True)
+    params = jax.jit(sp.make_stages(config, ENV).init)(jax.random.key(0)).params
+    obs_perms, action_perms = ENV.symmetries()
+    rng = np.random.default_rng(0)
+    boards = rng.integers(0, 3, (400, 9))
+    boards = boards[(boards == 0).any(1)]
+    obs = np.stack([boards == 1, boards == 2], -1).reshape(-1, 18).astype(np.float32)
+    asymmetric = np.array([len({tuple(o[p]) for p in obs_perms}) == 8 for o in obs])
+    obs, boards = obs[asymmetric], boards[asymmetric]
+    mask = (boards == 0).astype(np.float32)
+    n = len(obs)
+    assert n > 100
+    policy = sp.make_policy(config, ENV)
+    act = jax.jit(lambda o, m: policy.act(params, (), o[:, None], m[:, None], None, None)[0][:, 0])
+    move = np.asarray(act(jnp.asarray(obs), jnp.asarray(mask)))
+    assert mask[np.arange(n), move].all()
+    for g in range(1, 8):
+        t_move = np.asarray(act(jnp.asarray(obs[:, obs_perms[g]]),
+                                jnp.asarray(mask[:, action_perms[g]])))
+        # the transformed board's cell j is the original cell action_perms[g, j]
+        np.testing.assert_array_equal(action_perms[g][t_move], move)
+
+    game = sp.make_game(config, ENV)
+    carry = jax.jit(sp.make_stages(config, ENV).init)(jax.random.key(1))
+    step = jax.jit(jax.vmap(game.decision, in_axes=(None, None, 0, 0)))
+    canon = jax.jit(jax.vmap(game.canon))
+    games = carry.games
+    for k in jax.random.split(jax.random.key(2), 6):
+        games, tr = step(carry.params, carry.pool, games, jax.random.split(k, 8))
+        again, again_mask, _ = canon(tr["obs"], tr["mask"])
+        np.testing.assert_array_equal(again, tr["obs"])
+        np.testing.assert_array_equal(again_mask, tr["mask"])
+        assert np.asarray(tr["mask"])[np.arange(8), np.asarray(tr["action"])].all()
+        np.testing.assert_array_equal(  # the mask marks exactly the view's empty cells
+            tr["mask"], 1.0 - np.asarray(tr["obs"]).reshape(8, 9, 2).max(-1))
+
+
+def test_canonical_boards_needs_symmetries():
+    with pytest.raises(ValueError, match="symmetries"):
+        sp.make_canon(QUICK.replace(canonical_boards=True), jl.make("grid_meet"))

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmarl_lite.envs.tictactoe import TicTacToe, TicTacToeState, board_index
+from jaxmarl_lite.envs.tictactoe import LINES, TicTacToe, TicTacToeState, board_index
 
 ENV = TicTacToe()
 NUM_GAMES = 300
@@ -201,3 +201,14 @@ def test_parity_with_pettingzoo_random_legal_and_illegal_games():
     outcomes = {"illegal": illegal.sum(), "p1 win": (legal_end[:, 0] == 1).sum(),
                 "p2 win": (legal_end[:, 1] == 1).sum(), "draw": (legal_end == 0).all(-1).sum()}
     assert min(outcomes.values()) >= 10, outcomes
+
+
+def test_symmetries_are_the_eight_distinct_line_preserving_maps():
+    obs_perms, action_perms = ENV.symmetries()
+    assert obs_perms.shape == (8, 18) and action_perms.shape == (8, 9)
+    np.testing.assert_array_equal(action_perms[0], np.arange(9))
+    assert len({tuple(p) for p in action_perms}) == 8
+    lines = {frozenset(line) for line in LINES.tolist()}
+    for obs_p, cells in zip(obs_perms, action_perms):
+        assert {frozenset(cells[line].tolist()) for line in LINES} == lines
+        np.testing.assert_array_equal(obs_p.reshape(9, 2), 2 * cells[:, None] + np.arange(2))
