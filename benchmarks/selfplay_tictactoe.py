@@ -82,7 +82,9 @@ def main():
           f"`tictactoe`: {cfg.num_envs} envs x {cfg.num_steps} decisions per update, pool of "
           f"{cfg.pool_size} snapshots every {cfg.snapshot_every} updates, random-opponent share "
           f"{cfg.random_opponent_prob}, then self-play share {cfg.self_play_prob}, hidden "
-          f"{cfg.hidden_size}, entropy {cfg.ent_coef}. Curves: `selfplay_tictactoe.png`.\n\n"
+          f"{cfg.hidden_size}, entropy {cfg.ent_coef}, canonical boards "
+          f"{cfg.canonical_boards}, random opponent moves {cfg.opponent_random_move_prob}. "
+          f"Curves: `selfplay_tictactoe.png`.\n\n"
           f"Reproduce: `python benchmarks/selfplay_tictactoe.py --seeds {args.seeds}"
           f"{f' --steps {args.steps}' if args.steps else ''}`\n")
     print(md)
