@@ -127,10 +127,6 @@ def canonical_view(
         raise ValueError(f"canonical_view: action_perms must be [{obs_perms.shape[0]}, "
                          f"{mask.shape[-1]}], got {action_perms.shape}")
     views = obs[obs_perms]  # [G, D]
-    best = jnp.ones((views.shape[0],), bool)
-    for j in range(views.shape[1]):  # lexicographic minimum, one coordinate at a time
-        col = views[:, j]
-        best &= col == jnp.min(jnp.where(best, col, jnp.inf))
-    g = jnp.argmax(best)
+    g = jnp.lexsort(views.T[::-1])[0]  # stable: the first of equal views
     cells = action_perms[g]
     return views[g], mask[cells], cells

@@ -161,7 +161,7 @@ class Game(NamedTuple):
     """The single-agent view's pieces (pure functions of one env; vmap them over envs)."""
 
     view: Any  # (params, obs [D], mask [A]) -> (distribution, value [])
-    canon: Any  # (obs [D], mask [A]) -> (network's obs, mask, env action per choice [A])
+    learner_view: Any  # (games) -> learner's (network obs [D], mask [A], env action per choice [A])
     new_games: Any  # (params, pool, games, start, key) -> (games, opened)
     decision: Any  # (params, pool, games, key) -> (games, transition dict)
 
@@ -181,6 +181,10 @@ def make_game(config: Config, env) -> Game:
         _, dist = nets.dist(params, h_one, obs[None, None, None], mask[None, None, None], no_reset)
         _, value = nets.value(params, h_one, obs[None, None, None], no_reset)
         return dist, value.reshape(())
+
+    def learner_view(games: Seat):
+        """The learner's board view as the networks see it (see :func:`make_canon`)."""
+        return canon(games.obs[games.seat], env.action_mask(games.state)[games.seat])
 
     def opponent_turn(games: Seat, obs, state, key):
         """The player to move (the opponent) samples a move from its policy, or uniformly
@@ -218,7 +222,7 @@ def make_game(config: Config, env) -> Game:
         """One learner decision in one env -> (games, transition dict)."""
         act_key, step_key, reply_key, new_key = jax.random.split(key, 4)
         seat = games.seat
-        obs, mask, cells = canon(games.obs[games.seat], env.action_mask(games.state)[games.seat])
+        obs, mask, cells = learner_view(games)
         dist, value = view(params, obs, mask)
         action = dist.sample(seed=act_key).reshape(())
         log_prob = dist.log_prob(action[None, None, None]).reshape(())
@@ -237,7 +241,7 @@ def make_game(config: Config, env) -> Game:
                            log_prob=log_prob, value=value, reward=reward, done=done,
                            seat=seat, env_steps=steps)
 
-    return Game(view, canon, new_games, decision)
+    return Game(view, learner_view, new_games, decision)
 
 
 def make_stages(config: Config, env) -> TrainStages:
@@ -259,7 +263,7 @@ def make_stages(config: Config, env) -> TrainStages:
     optimizer = ppo.make_optimizer(config, num_updates)
     policy = make_policy(config, env)
     game = make_game(config, env)
-    view, canon, new_games, decision = game
+    view, learner_view, new_games, decision = game
 
     def init(key) -> Carry:
         key, ka, kc, kr, kg = jax.random.split(key, 5)
@@ -296,8 +300,7 @@ def make_stages(config: Config, env) -> TrainStages:
 
         games, tr = jax.lax.scan(scan_step, c.games,
                                  jax.random.split(roll_key, config.num_steps))
-        last_value = jax.vmap(lambda g: view(c.params, *canon(
-            g.obs[g.seat], env.action_mask(g.state)[g.seat])[:2])[1])(games)
+        last_value = jax.vmap(lambda g: view(c.params, *learner_view(g)[:2])[1])(games)
         next_values = jnp.concatenate([tr["value"][1:], last_value[None]], 0)
         adv, targets = gae(tr["reward"], tr["value"], next_values, tr["done"], tr["done"],
                            config.gamma, config.gae_lambda)

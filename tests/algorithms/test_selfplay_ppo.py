@@ -174,7 +174,7 @@ def test_canonical_boards_policy_is_symmetric_and_transitions_are_canonical():
     game = sp.make_game(config, ENV)
     carry = jax.jit(sp.make_stages(config, ENV).init)(jax.random.key(1))
     step = jax.jit(jax.vmap(game.decision, in_axes=(None, None, 0, 0)))
-    canon = jax.jit(jax.vmap(game.canon))
+    canon = jax.jit(jax.vmap(sp.make_canon(config, ENV)))
     games = carry.games
     for k in jax.random.split(jax.random.key(2), 6):
         games, tr = step(carry.params, carry.pool, games, jax.random.split(k, 8))
