@@ -15,9 +15,11 @@ strong players never reach, so the learner also learns to punish and survive bad
 the current parameters with probability ``self_play_prob`` (always while the pool is empty),
 else a snapshot drawn uniformly from an :class:`~jaxmarl_lite.selfplay.OpponentPool` of past
 parameters, into which the current ones are written every ``snapshot_every`` updates.
-Opponents sample from their policy, except that with ``opponent_random_move_prob`` a policy
-opponent's move is replaced by a uniformly random legal one (strong play from off-book
-positions). With ``canonical_boards`` every player's view goes through
+Opponents sample from their policy (or play its most likely move with
+``greedy_opponents``), except that with ``opponent_random_move_prob`` a policy opponent's
+move is replaced by a uniformly random legal one (strong play from off-book positions).
+With ``random_start_prob`` a game starts after a few uniformly random moves for both players
+(exploring starts). With ``canonical_boards`` every player's view goes through
 :func:`~jaxmarl_lite.selfplay.canonical_view` (the env's ``symmetries()``: for tic-tac-toe
 the eight rotations and reflections), so the networks see one representative per class of
 symmetric positions and play them alike. The learner is evaluated greedily every ``eval_every``
@@ -76,6 +78,17 @@ class Config(ppo.Config):
     uniformly random legal move instead of its own: strong play from off-book positions
     (e.g. a corner opening that must be answered in the centre), which all-random opponents
     reach but do not punish and pure self-play does not reach."""
+    greedy_opponents: bool = False
+    """Policy opponents (current or past parameters) play their most likely move instead of
+    sampling one: a learner's blunder is punished whenever the opponent knows the answer,
+    not only as often as its sampled policy finds it."""
+    random_start_prob: float = 0.0
+    """Share of games that start from a random position: 1 to ``random_start_plies``
+    uniformly random legal moves are played for both players before the learner (in its
+    drawn seat) and its opponent take over. The learner then also meets, in either seat,
+    the openings its own policy and its opponents would not play (exploring starts)."""
+    random_start_plies: int = 2
+    """Most random moves before a random-start game (drawn uniformly from 1 to this)."""
     eval_games: int = 200
     """Greedy games (half per seat) against random and against minimax per evaluation."""
     canonical_boards: bool = False
@@ -93,6 +106,8 @@ class Config(ppo.Config):
         self._require_unit("self_play_prob")
         self._require_unit("random_opponent_prob")
         self._require_unit("opponent_random_move_prob")
+        self._require_unit("random_start_prob")
+        self._require_positive("random_start_plies")
         self._require(self.eval_games >= 2, "eval_games", ">= 2 (one game per seat)")
 
 
@@ -162,7 +177,7 @@ class Game(NamedTuple):
 
     view: Any  # (params, obs [D], mask [A]) -> (distribution, value [])
     learner_view: Any  # (games) -> learner's (network obs [D], mask [A], env action per choice [A])
-    new_games: Any  # (params, pool, games, start, key) -> (games, opened)
+    new_games: Any  # (params, pool, games, start, key) -> (games, env steps taken [])
     decision: Any  # (params, pool, games, key) -> (games, transition dict)
 
 
@@ -199,24 +214,44 @@ def make_game(config: Config, env) -> Game:
             jax.random.uniform(coin_key) < config.opponent_random_move_prob)
         move = jnp.where(random_move,
                          jax.random.categorical(rand_key, jnp.where(mask[mover], 0.0, -jnp.inf)),
-                         cells[dist.sample(seed=act_key).reshape(())]).astype(jnp.int32)
+                         cells[(dist.mode() if config.greedy_opponents
+                                else dist.sample(seed=act_key)).reshape(())]).astype(jnp.int32)
         obs, state, reward, term, trunc, _ = env.step(step_key, state, jnp.full((2,), move))
         return obs, state, reward, jnp.all(term | trunc)
 
+    def random_plies(obs, state, count, key):
+        """Plays ``count`` (<= ``random_start_plies``) uniformly random legal moves."""
+        def ply(i, carry):
+            obs, state = carry
+            move_key, step_key = jax.random.split(jax.random.fold_in(key, i))
+            mask = env.action_mask(state)
+            move = jax.random.categorical(move_key, jnp.where(mask[_mover(mask)], 0.0, -jnp.inf))
+            nxt = env.step(step_key, state, jnp.full((2,), move.astype(jnp.int32)))[:2]
+            return _select(i < count, nxt, (obs, state))
+
+        return jax.lax.fori_loop(0, config.random_start_plies, ply, (obs, state))
+
     def new_games(params, pool, games: Seat, start, key):
-        """Where ``start``: a fresh seat and opponent; the opponent opens for player_2."""
+        """Where ``start``: a fresh seat and opponent, with ``random_start_prob`` a few random
+        moves first; then the opponent moves if it is not the learner's turn."""
         seat_key, opp_key, rand_key, open_key = jax.random.split(key, 4)
         seat = jnp.where(start, jax.random.bernoulli(seat_key).astype(jnp.int32), games.seat)
         chosen, _ = selfplay.choose_opponent(pool, params, opp_key, config.self_play_prob)
         random_opponent = jnp.where(
             start, jax.random.bernoulli(rand_key, config.random_opponent_prob),
             games.random_opponent)
-        games = Seat(games.obs, games.state, seat, _select(start, chosen, games.opponent),
-                     random_opponent)
-        obs, state, _, _ = opponent_turn(games, games.obs, games.state, open_key)
-        opens = start & (seat == 1)
+        obs, state, plies = games.obs, games.state, jnp.zeros((), jnp.int32)
+        if config.random_start_prob > 0:  # own key stream: the default's keys stay as they were
+            coin_key, count_key, plies_key = jax.random.split(jax.random.fold_in(key, 1), 3)
+            count = jax.random.randint(count_key, (), 1, config.random_start_plies + 1)
+            plies = jnp.where(start & jax.random.bernoulli(coin_key, config.random_start_prob),
+                              count, 0)
+            obs, state = random_plies(obs, state, plies, plies_key)
+        games = Seat(obs, state, seat, _select(start, chosen, games.opponent), random_opponent)
+        obs, state, _, _ = opponent_turn(games, obs, state, open_key)
+        opens = start & (_mover(env.action_mask(games.state)) != seat)
         obs, state = _select(opens, (obs, state), (games.obs, games.state))
-        return games._replace(obs=obs, state=state), opens
+        return games._replace(obs=obs, state=state), plies + opens.astype(jnp.int32)
 
     def decision(params, pool, games: Seat, key):
         """One learner decision in one env -> (games, transition dict)."""
@@ -234,9 +269,9 @@ def make_game(config: Config, env) -> Game:
         obs1, state1 = _select(reply, (obs2, state2), (obs1, state1))
         reward = r1[games.seat] + jnp.where(reply, r2[games.seat], 0.0)
         done = ended | (reply & ended2)
-        games, opened = new_games(params, pool, games._replace(obs=obs1, state=state1), done,
-                                  new_key)
-        steps = 1 + reply.astype(jnp.int32) + opened.astype(jnp.int32)
+        games, start_steps = new_games(params, pool, games._replace(obs=obs1, state=state1),
+                                       done, new_key)
+        steps = 1 + reply.astype(jnp.int32) + start_steps
         return games, dict(obs=obs, mask=mask, action=action.astype(jnp.int32),
                            log_prob=log_prob, value=value, reward=reward, done=done,
                            seat=seat, env_steps=steps)

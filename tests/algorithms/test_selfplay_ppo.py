@@ -15,13 +15,13 @@ ENV = jl.make("tictactoe")
 QUICK = sp.PRESETS["quick"]
 
 
-def _first_empty_cell_params(params):
-    """Actor logits 30 * (9 - cell) regardless of the board: both sides play the first
-    empty cell (deviations have probability ~e^-30)."""
+def _first_empty_cell_params(params, scale=30.0):
+    """Actor logits ``scale * (9 - cell)`` regardless of the board: both sides play the
+    first empty cell (deviations have probability ~e^-30 at the default scale)."""
     actor = jax.tree.map(lambda x: x, params.actor)
     last = sorted(actor["params"])[-1]
     actor["params"][last]["kernel"] = jnp.zeros_like(actor["params"][last]["kernel"])
-    actor["params"][last]["bias"] = 30.0 * (9.0 - jnp.arange(9.0))
+    actor["params"][last]["bias"] = scale * (9.0 - jnp.arange(9.0))
     return params._replace(actor=actor)
 
 
@@ -73,6 +73,17 @@ def test_single_agent_view_of_scripted_games():
     assert set(np.unique(steps)) <= {1, 2, 3}
 
 
+def _blank_games_against_first_empty_cell(n, scale=30.0):
+    """``n`` empty boards whose opponent prefers the first empty cell (logits ``scale *
+    (9 - cell)``) -> (params, pool, games)."""
+    carry = jax.jit(sp.make_stages(QUICK.replace(num_envs=n), ENV).init)(jax.random.key(0))
+    params = _first_empty_cell_params(carry.params, scale)
+    blank_obs, blank_state = jax.vmap(ENV.reset)(jax.random.split(jax.random.key(1), n))
+    games = carry.games._replace(obs=blank_obs, state=blank_state, opponent=jax.tree.map(
+        lambda x: jnp.broadcast_to(x, (n,) + x.shape), params))
+    return params, selfplay.init_pool(params, 2), games
+
+
 def test_random_opponent_share():
     """Games against the random player open anywhere; games against a first-empty-cell
     policy always open in cell 0, unless its moves are replaced by random ones
@@ -80,18 +91,13 @@ def test_random_opponent_share():
     n = 64
     game_of = {p: sp.make_game(QUICK.replace(random_opponent_prob=p), ENV) for p in (0.0, 1.0)}
     game_of["eps"] = sp.make_game(QUICK.replace(opponent_random_move_prob=1.0), ENV)
-    carry = jax.jit(sp.make_stages(QUICK.replace(num_envs=n), ENV).init)(jax.random.key(0))
-    params = _first_empty_cell_params(carry.params)
-    pool = selfplay.init_pool(params, 2)
-    blank_obs, blank_state = jax.vmap(ENV.reset)(jax.random.split(jax.random.key(1), n))
-    games = carry.games._replace(obs=blank_obs, state=blank_state, opponent=jax.tree.map(
-        lambda x: jnp.broadcast_to(x, (n,) + x.shape), params))
+    params, pool, games = _blank_games_against_first_empty_cell(n)
     openings = {}
     for p, game in game_of.items():
-        started, opened = jax.jit(jax.vmap(game.new_games, in_axes=(None, None, 0, None, 0)))(
+        started, steps = jax.jit(jax.vmap(game.new_games, in_axes=(None, None, 0, None, 0)))(
             params, pool, games, True, jax.random.split(jax.random.key(2), n))
         assert bool((started.random_opponent == (p == 1.0)).all())  # "eps": not random games
-        o_games = np.flatnonzero(np.asarray(opened))  # learner is O: the opponent opened
+        o_games = np.flatnonzero(np.asarray(steps))  # learner is O: the opponent opened
         assert len(o_games) > 10
         # the learner's (O's) view: plane 1 holds the opponent's cross
         views = np.asarray(started.obs)[o_games, 1].reshape(len(o_games), 9, 2)[..., 1]
@@ -99,6 +105,49 @@ def test_random_opponent_share():
     assert set(openings[0.0]) == {0}
     assert len(set(openings[1.0])) >= 5, openings[1.0]
     assert len(set(openings["eps"])) >= 5, openings["eps"]
+
+
+def test_greedy_opponents_play_their_most_likely_move():
+    """An opponent that only leans to the first empty cell (logits 0.3 * (9 - cell)) opens
+    in several cells when it samples and always in cell 0 with ``greedy_opponents``."""
+    n = 128
+    params, pool, games = _blank_games_against_first_empty_cell(n, scale=0.3)
+    openings = {}
+    for greedy in (False, True):
+        game = sp.make_game(QUICK.replace(greedy_opponents=greedy), ENV)
+        started, steps = jax.jit(jax.vmap(game.new_games, in_axes=(None, None, 0, None, 0)))(
+            params, pool, games, True, jax.random.split(jax.random.key(2), n))
+        o_games = np.flatnonzero(np.asarray(steps))
+        views = np.asarray(started.obs)[o_games, 1].reshape(len(o_games), 9, 2)[..., 1]
+        openings[greedy] = set(views.argmax(-1))
+    assert openings[True] == {0}
+    assert len(openings[False]) >= 4, openings[False]
+
+
+def test_random_start_positions():
+    """``random_start_prob=1``: every game starts after 1 to ``random_start_plies`` random
+    moves, then the (first-empty-cell) opponent moves if it is not the learner's turn: the
+    learner is to move in its seat, and the board holds as many marks as the env steps
+    ``new_games`` reports."""
+    n = 128
+    params, pool, games = _blank_games_against_first_empty_cell(n)
+    game = sp.make_game(QUICK.replace(random_start_prob=1.0, random_start_plies=3), ENV)
+    started, steps = jax.jit(jax.vmap(game.new_games, in_axes=(None, None, 0, None, 0)))(
+        params, pool, games, True, jax.random.split(jax.random.key(2), n))
+    steps = np.asarray(steps)
+    boards = np.asarray(started.obs)[:, 0].reshape(n, 9, 2)  # player_1's view
+    np.testing.assert_array_equal(boards.sum((1, 2)), steps)
+    assert set(steps) == {1, 2, 3, 4}, steps
+    movers = np.asarray(jax.vmap(ENV.action_mask)(started.state)).sum(-1).argmax(-1)
+    np.testing.assert_array_equal(movers, np.asarray(started.seat))
+    # the random first move lands anywhere (the opponent alone would always open in cell 0)
+    first_cross = boards[steps == 1, :, 0].argmax(-1)
+    assert len(set(first_cross)) >= 5, first_cross
+    # off: no random moves (the opponent opens in cell 0 for an O learner)
+    game = sp.make_game(QUICK, ENV)
+    started, steps = jax.jit(jax.vmap(game.new_games, in_axes=(None, None, 0, None, 0)))(
+        params, pool, games, True, jax.random.split(jax.random.key(2), n))
+    assert set(np.asarray(steps)) == {0, 1}
 
 
 def test_config_validation():
@@ -114,6 +163,10 @@ def test_config_validation():
         sp.Config(random_opponent_prob=-0.1)
     with pytest.raises(ValueError, match="opponent_random_move_prob"):
         sp.Config(opponent_random_move_prob=1.1)
+    with pytest.raises(ValueError, match="random_start_prob"):
+        sp.Config(random_start_prob=2.0)
+    with pytest.raises(ValueError, match="random_start_plies"):
+        sp.Config(random_start_plies=0)
     with pytest.raises(ValueError, match="two-player"):
         sp.make_stages(QUICK, jl.make("grid_meet"))
 
