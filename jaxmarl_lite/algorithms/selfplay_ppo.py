@@ -141,6 +141,11 @@ def _mover(mask: jax.Array) -> jax.Array:
     return jnp.argmax(mask.sum(-1) > 0).astype(jnp.int32)
 
 
+def _random_legal(key: jax.Array, mask: jax.Array) -> jax.Array:
+    """A uniformly random legal action of one player's mask ``[A]``."""
+    return jax.random.categorical(key, jnp.where(mask, 0.0, -jnp.inf)).astype(jnp.int32)
+
+
 def make_canon(config: Config, env):
     """``(obs [D], mask [A]) -> (obs, mask, cells [A])``: the view the networks see and,
     per network action, the env action it stands for (the identity unless
@@ -213,7 +218,7 @@ def make_game(config: Config, env) -> Game:
         random_move = games.random_opponent | (
             jax.random.uniform(coin_key) < config.opponent_random_move_prob)
         move = jnp.where(random_move,
-                         jax.random.categorical(rand_key, jnp.where(mask[mover], 0.0, -jnp.inf)),
+                         _random_legal(rand_key, mask[mover]),
                          cells[(dist.mode() if config.greedy_opponents
                                 else dist.sample(seed=act_key)).reshape(())]).astype(jnp.int32)
         obs, state, reward, term, trunc, _ = env.step(step_key, state, jnp.full((2,), move))
@@ -225,8 +230,8 @@ def make_game(config: Config, env) -> Game:
             obs, state = carry
             move_key, step_key = jax.random.split(jax.random.fold_in(key, i))
             mask = env.action_mask(state)
-            move = jax.random.categorical(move_key, jnp.where(mask[_mover(mask)], 0.0, -jnp.inf))
-            nxt = env.step(step_key, state, jnp.full((2,), move.astype(jnp.int32)))[:2]
+            move = _random_legal(move_key, mask[_mover(mask)])
+            nxt = env.step(step_key, state, jnp.full((2,), move))[:2]
             return _select(i < count, nxt, (obs, state))
 
         return jax.lax.fori_loop(0, config.random_start_plies, ply, (obs, state))
