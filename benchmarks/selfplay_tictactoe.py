@@ -4,8 +4,11 @@ Trains ``--seeds`` seeds at once (vmap) with the ``tictactoe`` preset of
 ``jaxmarl_lite.algorithms.selfplay_ppo`` (opponents: the current policy, past snapshots from
 the opponent pool, or a uniformly random player), then plays each seed's greedy policy
 ``--games-random`` games against a uniformly random player and ``--games-minimax`` games
-against minimax (random among optimal moves), half in each seat. Targets: no loss against random in 1000 games, at least 90% draws
-against minimax.
+against minimax (random among optimal moves), half in each seat, twice: playing the actor's
+most likely move, and searching ``--lookahead`` plies ahead with the learned critic at the
+leaves (``make_policy(..., lookahead=d)``; the untrained network with the same search is the
+baseline that shows what the search alone does). Targets: no loss against random in 1000
+games, at least 90% draws against minimax.
 
     python benchmarks/selfplay_tictactoe.py --seeds 4
 """
@@ -37,6 +40,8 @@ def main():
     parser.add_argument("--steps", type=int, default=None, help="learner decisions per seed")
     parser.add_argument("--games-random", type=int, default=1000)
     parser.add_argument("--games-minimax", type=int, default=1000)
+    parser.add_argument("--lookahead", type=int, default=3,
+                        help="plies searched by the second way of playing (0: greedy only)")
     args = parser.parse_args()
     env = jl.make("tictactoe")
     cfg = selfplay_ppo.PRESETS["tictactoe"]
@@ -46,39 +51,49 @@ def main():
     t0 = time.perf_counter()
     out = jax.block_until_ready(train_seeds(stages, jax.random.split(jax.random.key(0), args.seeds)))
     seconds = time.perf_counter() - t0
-    policy = selfplay_ppo.make_policy(cfg, env)
+    plays = [("greedy", selfplay_ppo.make_policy(cfg, env))]
+    if args.lookahead:
+        plays.append((f"{args.lookahead}-ply search",
+                      selfplay_ppo.make_policy(cfg, env, lookahead=args.lookahead)))
     rows, record = [], []
     untrained = stages.init(jax.random.key(0)).params
     candidates = [("untrained", untrained)] + [
         (f"seed {i}", jax.tree.map(lambda x: x[i], out.carry.params)) for i in range(args.seeds)]
-    for name, params in candidates:
-        vs_random = play_matches(policy, params, jax.random.key(1), args.games_random, "random")
-        vs_minimax = play_matches(policy, params, jax.random.key(2), args.games_minimax, "minimax")
-        r, m = vs_random.totals(), vs_minimax.totals()
-        draw_share = m["draws"] / args.games_minimax
-        ok = r["losses"] == 0 and draw_share >= 0.9
-        record.append(dict(name=name, random=r, minimax=m, random_by_seat=[
-            np.asarray(x).tolist() for x in vs_random], minimax_by_seat=[
-            np.asarray(x).tolist() for x in vs_minimax], targets_met=bool(ok)))
-        rows.append([name, f"{r['wins']}/{r['draws']}/{r['losses']}",
-                     f"{m['wins']}/{m['draws']}/{m['losses']}", f"{draw_share:.1%}",
-                     "yes" if ok else ("-" if name == "untrained" else "no")])
-        print(rows[-1], flush=True)
-    met = sum(r["targets_met"] for r in record[1:])
+    for play, policy in plays:
+        for name, params in candidates:
+            vs_random = play_matches(policy, params, jax.random.key(1), args.games_random, "random")
+            vs_minimax = play_matches(policy, params, jax.random.key(2), args.games_minimax,
+                                      "minimax")
+            r, m = vs_random.totals(), vs_minimax.totals()
+            draw_share = m["draws"] / args.games_minimax
+            ok = r["losses"] == 0 and draw_share >= 0.9
+            record.append(dict(name=name, play=play, random=r, minimax=m, random_by_seat=[
+                np.asarray(x).tolist() for x in vs_random], minimax_by_seat=[
+                np.asarray(x).tolist() for x in vs_minimax], targets_met=bool(ok)))
+            rows.append([name, play, f"{r['wins']}/{r['draws']}/{r['losses']}",
+                         f"{m['wins']}/{m['draws']}/{m['losses']}", f"{draw_share:.1%}",
+                         "yes" if ok else ("-" if name == "untrained" else "no")])
+            print(rows[-1], flush=True)
+    met = {play: sum(r["targets_met"] for r in record if r["play"] == play and
+                     r["name"] != "untrained") for play, _ in plays}
     curves = {"greedy vs random: wins - losses": (
         np.asarray(out.metrics["env_steps"][0]), np.asarray(out.metrics["eval_return"])),
         "greedy vs minimax: draws": (np.asarray(out.metrics["env_steps"][0]),
                                      np.asarray(out.metrics["eval_draw_minimax"]))}
     plot_curves(curves, RESULTS / "selfplay_tictactoe.png", ylabel="share of games",
                 title=f"tic-tac-toe self-play PPO ({args.seeds} seeds)")
-    table = markdown_table(["policy", f"vs random W/D/L ({args.games_random} games)",
+    table = markdown_table(["policy", "play", f"vs random W/D/L ({args.games_random} games)",
                             f"vs minimax W/D/L ({args.games_minimax} games)",
                             "draws vs minimax", "targets met"], rows)
     md = (f"# Tic-tac-toe self-play (PPO)\n\n{table}\n"
-          f"**{met}/{args.seeds} seeds meet both targets** (no loss in {args.games_random} games "
-          f"against random, >= 90% draws against minimax). {args.seeds} seeds x "
+          f"Seeds that meet both targets (no loss in {args.games_random} games against random, "
+          f">= 90% draws against minimax): "
+          + ", ".join(f"**{play}: {n}/{args.seeds}**" for play, n in met.items()) +
+          f". {args.seeds} seeds x "
           f"{cfg.total_timesteps:,} learner decisions, trained at once in {seconds:.0f} s "
-          f"(compile included); half of the games in each seat; greedy play. Preset "
+          f"(compile included); half of the games in each seat. Play \"greedy\": the actor's "
+          f"most likely move; \"d-ply search\": negamax over the next d moves with the "
+          f"critic's value at the leaves, ties to the actor's preference. Preset "
           f"`tictactoe`: {cfg.num_envs} envs x {cfg.num_steps} decisions per update, pool of "
           f"{cfg.pool_size} snapshots every {cfg.snapshot_every} updates, random-opponent share "
           f"{cfg.random_opponent_prob}, then self-play share {cfg.self_play_prob}, hidden "
@@ -86,9 +101,11 @@ def main():
           f"{cfg.canonical_boards}, random opponent moves {cfg.opponent_random_move_prob}. "
           f"Curves: `selfplay_tictactoe.png`.\n\n"
           f"Reproduce: `python benchmarks/selfplay_tictactoe.py --seeds {args.seeds}"
-          f"{f' --steps {args.steps}' if args.steps else ''}`\n")
+          f"{f' --steps {args.steps}' if args.steps else ''}"
+          f"{f' --lookahead {args.lookahead}' if args.lookahead != 3 else ''}`\n")
     print(md)
     write_result("selfplay_tictactoe", dict(seeds=args.seeds, seconds=seconds,
+                                            lookahead=args.lookahead,
                                             config=cfg.to_dict(), results=record), md)
 
 

@@ -17,10 +17,13 @@ Board games usually have symmetries (tic-tac-toe: the eight rotations and reflec
 the square). :func:`canonical_view` maps an observation to one fixed representative of its
 symmetry class, so a policy that plays through it sees ~8x fewer distinct positions and
 plays symmetric positions the same way.
+
+:func:`negamax_scores` looks a few moves ahead in a two-player zero-sum game with a learned
+value at the leaves, so a trained agent can play by search.
 """
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any, Callable, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -130,3 +133,34 @@ def canonical_view(
     g = jnp.lexsort(views.T[::-1])[0]  # stable: the first of equal views
     cells = action_perms[g]
     return views[g], mask[cells], cells
+
+
+def mover(mask: jax.Array) -> jax.Array:
+    """A turn-based game's ``[2, A]`` action mask -> the player to move (the row with a
+    legal action; 0 when no one has one)."""
+    return jnp.argmax(mask.sum(-1) > 0).astype(jnp.int32)
+
+
+def negamax_scores(env, leaf_value: Callable[[jax.Array], jax.Array], state: Any,
+                   depth: int) -> jax.Array:
+    """Scores ``[A]`` of the mover's moves in ``state``, searched ``depth`` (>= 1, static)
+    plies deep: every legal line of play is simulated with ``env.step_env``; a move that
+    ends the game scores the mover's reward, else minus the best score of the next mover
+    one ply less deep, and after ``depth`` plies ``leaf_value(views [B, D]) -> [B]`` (the
+    value of each view's player, who is to move) ends the search. Illegal moves score
+    ``-inf``. Assumes a two-player zero-sum turn-based game with deterministic moves and
+    rewards only where it ends (tic-tac-toe); costs up to ``A ** depth`` leaf values."""
+    num_actions = env.num_actions
+    mask = env.action_mask(state)
+    to_move = mover(mask)
+    step = jax.vmap(lambda a: env.step_env(jax.random.key(0), state, jnp.full((2,), a)))
+    obs, child, reward, term, trunc, _ = step(jnp.arange(num_actions))
+    ended = jnp.all(term | trunc, axis=-1)
+    if depth == 1:
+        child_mover = jax.vmap(lambda c: mover(env.action_mask(c)))(child)
+        later = -leaf_value(jnp.take_along_axis(obs, child_mover[:, None, None], 1)[:, 0])
+    else:
+        later = -jnp.max(jax.vmap(lambda c: negamax_scores(env, leaf_value, c, depth - 1))(
+            child), axis=-1)
+    scores = jnp.where(ended, reward[:, to_move], later)
+    return jnp.where(mask[to_move] > 0, scores, -jnp.inf)

@@ -134,3 +134,31 @@ def test_canonical_view_rejects_wrong_permutation_shapes():
         sp.canonical_view(obs[0], mask[0], np.zeros((8, 9), np.int32), np.zeros((8, 9), np.int32))
     with pytest.raises(ValueError, match=r"action_perms must be \[8, 9\]"):
         sp.canonical_view(obs[0], mask[0], np.zeros((8, 18), np.int32), np.zeros((4, 9), np.int32))
+
+
+def test_mover_and_negamax_scores_on_a_tictactoe_position():
+    """X (to move) holds 0 and 1, O holds 3 and 4. One ply: 2 wins (+1), the rest are
+    scored by minus the leaf value of O's view; two plies: every move but 2 and the block
+    at 5 lets O win (-1), after the block the leaf value of X's view counts."""
+    from jaxmarl_lite.envs.tictactoe import TicTacToe
+
+    env = TicTacToe()
+    board = jnp.array([1, 1, 0, 2, 2, 0, 0, 0, 0], jnp.int32)
+    state = env.state_from_obs(env.get_obs(env.reset_env(jax.random.key(0))[1].replace(
+        board=board)))
+    assert int(sp.mover(env.action_mask(state))) == 0
+    assert int(sp.mover(jnp.zeros((2, 9)).at[1, 3].set(1.0))) == 1
+    seen = []
+
+    def leaf(views):  # 0.25 for every position, and remember whose views were asked for
+        seen.append(views)
+        return jnp.full(views.shape[:1], 0.25)
+
+    inf = -np.inf
+    one = np.asarray(sp.negamax_scores(env, leaf, state, 1))
+    np.testing.assert_allclose(one, [inf, inf, 1, inf, inf, -0.25, -0.25, -0.25, -0.25])
+    # the leaves after one ply are O's views: O's own marks (cells 3, 4) in the first plane
+    o_views = np.asarray(seen[-1]).reshape(-1, 9, 2)
+    assert (o_views[5, [3, 4], 0] == 1).all() and (o_views[5, [0, 1, 5], 1] == 1).all()
+    two = np.asarray(sp.negamax_scores(env, leaf, state, 2))
+    np.testing.assert_allclose(two, [inf, inf, 1, inf, inf, 0.25, -1, -1, -1])

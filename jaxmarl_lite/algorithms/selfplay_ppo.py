@@ -24,7 +24,9 @@ With ``random_start_prob`` a game starts after a few uniformly random moves for 
 the eight rotations and reflections), so the networks see one representative per class of
 symmetric positions and play them alike. The learner is evaluated greedily every ``eval_every``
 updates against a uniformly random player and a perfect minimax player
-(:func:`~jaxmarl_lite.envs.tictactoe_minimax.play_matches`, both seats).
+(:func:`~jaxmarl_lite.envs.tictactoe_minimax.play_matches`, both seats). A trained agent
+can also play by searching a few moves ahead on its learned critic
+(:func:`make_policy` with ``lookahead``).
 
 The optimisation is PPO's (:func:`jaxmarl_lite.algorithms.ppo.learn`: clipped surrogate and
 value loss, entropy bonus, epochs x minibatches, Adam) with feed-forward actor and critic
@@ -33,6 +35,7 @@ on the mover's view of the board (values are not normalised: returns lie in [-1,
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -136,11 +139,6 @@ def _select(cond, new, old):
     return jax.tree.map(lambda a, b: jnp.where(cond, a, b), new, old)
 
 
-def _mover(mask: jax.Array) -> jax.Array:
-    """``[2, A]`` mask -> the player to move (the row with a legal action)."""
-    return jnp.argmax(mask.sum(-1) > 0).astype(jnp.int32)
-
-
 def _random_legal(key: jax.Array, mask: jax.Array) -> jax.Array:
     """A uniformly random legal action of one player's mask ``[A]``."""
     return jax.random.categorical(key, jnp.where(mask, 0.0, -jnp.inf)).astype(jnp.int32)
@@ -159,20 +157,61 @@ def make_canon(config: Config, env):
     return lambda obs, mask: selfplay.canonical_view(obs, mask, *perms)
 
 
-def make_policy(config: Config, env) -> Policy:
-    """Greedy legal move for every player row (``play_matches`` reads the mover's)."""
+def make_policy(config: Config, env, lookahead: int = 0) -> Policy:
+    """Greedy legal move for every player row (``play_matches`` reads the mover's).
+
+    With ``lookahead = d > 0`` the mover searches ``d`` plies ahead instead
+    (:func:`jaxmarl_lite.selfplay.negamax_scores` from the position the views show,
+    ``env.state_from_obs``, with the critic's value at the leaves) and plays the move with
+    the best score, ties broken by the actor's preference. The game must be two-player,
+    zero-sum, with deterministic moves and rewards only where it ends (as tic-tac-toe).
+    Search multiplies the network calls by up to ``A ** d`` per move; it changes only how a
+    trained agent plays, not training."""
+    if isinstance(lookahead, bool) or not (isinstance(lookahead, int) and lookahead >= 0):
+        raise ValueError(f"make_policy: lookahead must be an int >= 0 (plies), got {lookahead!r}")
+    if lookahead and not hasattr(env, "state_from_obs"):
+        raise ValueError(f"make_policy: lookahead > 0 needs an env with state_from_obs(); "
+                         f"{type(env).__name__} has none")
     nets = ppo.make_nets(config, env)
     canon = jax.vmap(make_canon(config, env))
+    num_actions = env.num_actions
+
+    def preferences(params, obs, mask):
+        """Mover views ``[B, D]``, masks ``[B, A]`` -> (policy probabilities ``[B, A]`` per
+        env action, its greedy env action ``[B]``)."""
+        b, d = obs.shape
+        seen, seen_mask, cells = canon(obs, mask)
+        _, dist = nets.dist(params, jnp.zeros((b, 1, config.hidden_size)),
+                            seen.reshape(1, b, 1, d), seen_mask.reshape(1, b, 1, -1),
+                            jnp.zeros((1, b), bool))
+        probs = dist.probs.reshape(b, -1)
+        per_cell = jax.vmap(lambda c, p: jnp.zeros_like(p).at[c].set(p))(cells, probs)
+        greedy = jnp.take_along_axis(cells, dist.mode().reshape(b, 1), 1)[:, 0]
+        return per_cell, greedy
+
+    def values(params, obs):
+        """Views ``[B, D]`` of the player to move -> the critic's values ``[B]``."""
+        b, d = obs.shape
+        seen, _, _ = canon(obs, jnp.ones((b, num_actions)))
+        _, v = nets.value(params, jnp.zeros((b, 1, config.hidden_size)), seen.reshape(1, b, 1, d),
+                          jnp.zeros((1, b), bool))
+        return v.reshape(b)
 
     def act(params: ppo.Params, carry, obs, mask, first, key):
         del first, key
         g, n, d = obs.shape
-        obs, mask, cells = canon(obs.reshape(g * n, d), mask.reshape(g * n, -1))
-        h0 = jnp.zeros((g * n, 1, config.hidden_size))
-        _, dist = nets.dist(params, h0, obs.reshape(1, g * n, 1, d),
-                            mask.reshape(1, g * n, 1, -1), jnp.zeros((1, g * n), bool))
-        choice = dist.mode().reshape(g * n)
-        return jnp.take_along_axis(cells, choice[:, None], 1).reshape(g, n), carry
+        if not lookahead:
+            _, greedy = preferences(params, obs.reshape(g * n, d), mask.reshape(g * n, -1))
+            return greedy.reshape(g, n), carry
+        mover = jax.vmap(selfplay.mover)(mask)
+        mover_obs = jnp.take_along_axis(obs, mover[:, None, None], 1)[:, 0]
+        mover_mask = jnp.take_along_axis(mask, mover[:, None, None], 1)[:, 0]
+        probs, _ = preferences(params, mover_obs, mover_mask)
+        q = jax.vmap(lambda o: selfplay.negamax_scores(
+            env, functools.partial(values, params), env.state_from_obs(o), lookahead))(obs)
+        best = q >= jnp.max(q, axis=-1, keepdims=True) - 1e-6  # ties, up to float rounding
+        choice = jnp.argmax(jnp.where(best & (mover_mask > 0), probs + 1.0, 0.0), axis=-1)
+        return jnp.broadcast_to(choice[:, None].astype(jnp.int32), (g, n)), carry
 
     return Policy(lambda num_envs: (), act)
 
@@ -212,7 +251,7 @@ def make_game(config: Config, env) -> Game:
         for any opponent), and plays it."""
         act_key, rand_key, coin_key, step_key = jax.random.split(key, 4)
         mask = env.action_mask(state)
-        mover = _mover(mask)
+        mover = selfplay.mover(mask)
         seen, seen_mask, cells = canon(obs[mover], mask[mover])
         dist, _ = view(games.opponent, seen, seen_mask)
         random_move = games.random_opponent | (
@@ -230,7 +269,7 @@ def make_game(config: Config, env) -> Game:
             obs, state = carry
             move_key, step_key = jax.random.split(jax.random.fold_in(key, i))
             mask = env.action_mask(state)
-            move = _random_legal(move_key, mask[_mover(mask)])
+            move = _random_legal(move_key, mask[selfplay.mover(mask)])
             nxt = env.step(step_key, state, jnp.full((2,), move))[:2]
             return _select(i < count, nxt, (obs, state))
 
@@ -254,7 +293,7 @@ def make_game(config: Config, env) -> Game:
             obs, state = random_plies(obs, state, plies, plies_key)
         games = Seat(obs, state, seat, _select(start, chosen, games.opponent), random_opponent)
         obs, state, _, _ = opponent_turn(games, obs, state, open_key)
-        opens = start & (_mover(env.action_mask(games.state)) != seat)
+        opens = start & (selfplay.mover(env.action_mask(games.state)) != seat)
         obs, state = _select(opens, (obs, state), (games.obs, games.state))
         return games._replace(obs=obs, state=state), plies + opens.astype(jnp.int32)
 

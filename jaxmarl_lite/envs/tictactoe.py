@@ -120,6 +120,18 @@ class TicTacToe(MultiAgentEnv):
         board = self.get_obs(state)[0]
         return jnp.concatenate([board, jax.nn.one_hot(state.mover, 2, dtype=jnp.float32)])
 
+    def state_from_obs(self, obs: jax.Array) -> TicTacToeState:
+        """The position a pair of views ``[2, 18]`` (as :meth:`get_obs` returns them) shows:
+        board, mover (``player_1`` when both have as many marks) and ``done`` (a line or a
+        full board). Lets a search simulate moves from what a policy observes; a game that
+        ended by an illegal move looks like the position before it."""
+        planes = obs[0].reshape(9, 2)  # player_1's side: own marks, then the other's
+        board = (planes[:, 0] + 2 * planes[:, 1]).astype(jnp.int32)
+        moves = jnp.sum(board != 0).astype(jnp.int32)
+        mover = (jnp.sum(board == 1) > jnp.sum(board == 2)).astype(jnp.int32)
+        done = has_line(board, 1) | has_line(board, 2) | (moves == 9)
+        return TicTacToeState(board=board, mover=mover, step=moves, done=done)
+
     def symmetries(self) -> Tuple[np.ndarray, np.ndarray]:
         """The board's eight symmetries (rotations and reflections of the square) as index
         permutations ``(obs_perms [8, 18], action_perms [8, 9])``: under symmetry ``g`` the

@@ -242,3 +242,46 @@ def test_canonical_boards_policy_is_symmetric_and_transitions_are_canonical():
 def test_canonical_boards_needs_symmetries():
     with pytest.raises(ValueError, match="symmetries"):
         sp.make_canon(QUICK.replace(canonical_boards=True), jl.make("grid_meet"))
+
+
+def _position(crosses, noughts):
+    """Views ``[1, 2, 18]`` and masks ``[1, 2, 9]`` of the board with these marks."""
+    board = np.zeros(9, np.int32)
+    board[list(crosses)], board[list(noughts)] = 1, 2
+    state = ENV.state_from_obs(ENV.get_obs(
+        ENV.reset_env(jax.random.key(0))[1].replace(board=jnp.asarray(board))))
+    return ENV.get_obs(state)[None], ENV.action_mask(state)[None]
+
+
+@pytest.mark.parametrize("canonical", [False, True])
+def test_lookahead_takes_wins_and_blocks_threats(canonical):
+    """With an untrained network a 1-ply search takes an immediate win (also over blocking
+    the opponent's threat) and a 2-ply search blocks a threat it cannot pre-empt; ties
+    between equally scored moves go to the actor's preference."""
+    config = QUICK.replace(canonical_boards=canonical)
+    params = jax.jit(sp.make_stages(config, ENV).init)(jax.random.key(0)).params
+    cases = [  # (crosses, noughts, depths, expected move of the player to move)
+        ((0, 1), (3, 4), (1, 2), 2),  # X completes the top row
+        ((0, 1, 8), (3, 4), (1, 2), 5),  # O wins in the middle row rather than block 2
+        ((0, 7), (3, 4), (2,), 5),  # X has no win: it must block the middle row
+    ]
+    for crosses, noughts, depths, expected in cases:
+        obs, mask = _position(crosses, noughts)
+        for depth in depths:
+            policy = sp.make_policy(config, ENV, lookahead=depth)
+            move = np.asarray(policy.act(params, (), obs, mask, None, None)[0])
+            assert (move == expected).all(), (crosses, noughts, depth, move)
+    if not canonical:  # X wins at 2 or at 6: the lowest (highest) cell if the actor prefers it
+        obs, mask = _position((0, 1, 3), (5, 7, 8))
+        policy = sp.make_policy(config, ENV, lookahead=2)
+        for scale, expected in ((30.0, 2), (-30.0, 6)):
+            move = policy.act(_first_empty_cell_params(params, scale), (), obs, mask, None, None)[0]
+            assert (np.asarray(move) == expected).all(), (scale, move)
+
+
+def test_lookahead_validation():
+    for bad in (-1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="lookahead must be an int >= 0"):
+            sp.make_policy(QUICK, ENV, lookahead=bad)
+    with pytest.raises(ValueError, match="state_from_obs"):
+        sp.make_policy(QUICK, jl.make("grid_meet"), lookahead=1)

@@ -212,3 +212,25 @@ def test_symmetries_are_the_eight_distinct_line_preserving_maps():
     for obs_p, cells in zip(obs_perms, action_perms):
         assert {frozenset(cells[line].tolist()) for line in LINES} == lines
         np.testing.assert_array_equal(obs_p.reshape(9, 2), 2 * cells[:, None] + np.arange(2))
+
+
+def test_state_from_obs_recovers_board_mover_and_done():
+    """Random legal games, every position: the state the views show is the state."""
+    rng = np.random.default_rng(0)
+    step = jax.jit(ENV.step_env)
+    recover = jax.jit(ENV.state_from_obs)
+    seen_done = 0
+    for g in range(6):
+        obs, state = ENV.reset_env(jax.random.key(g))
+        while True:
+            got = recover(obs)
+            np.testing.assert_array_equal(got.board, state.board)
+            assert int(got.step) == int(state.step)
+            assert bool(got.done) == bool(state.done)
+            if bool(state.done):
+                seen_done += 1
+                break
+            assert int(got.mover) == int(state.mover)
+            cell = int(rng.choice(np.flatnonzero(np.asarray(state.board) == 0)))
+            obs, state, *_ = step(jax.random.key(0), state, jnp.array([cell, cell]))
+    assert seen_done == 6
