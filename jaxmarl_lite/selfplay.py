@@ -150,6 +150,8 @@ def negamax_scores(env, leaf_value: Callable[[jax.Array], jax.Array], state: Any
     value of each view's player, who is to move) ends the search. Illegal moves score
     ``-inf``. Assumes a two-player zero-sum turn-based game with deterministic moves and
     rewards only where it ends (tic-tac-toe); costs up to ``A ** depth`` leaf values."""
+    if isinstance(depth, bool) or not (isinstance(depth, int) and depth >= 1):
+        raise ValueError(f"negamax_scores: depth must be an int >= 1 (plies), got {depth!r}")
     num_actions = env.num_actions
     mask = env.action_mask(state)
     to_move = mover(mask)

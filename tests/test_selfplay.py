@@ -162,3 +162,5 @@ def test_mover_and_negamax_scores_on_a_tictactoe_position():
     assert (o_views[5, [3, 4], 0] == 1).all() and (o_views[5, [0, 1, 5], 1] == 1).all()
     two = np.asarray(sp.negamax_scores(env, leaf, state, 2))
     np.testing.assert_allclose(two, [inf, inf, 1, inf, inf, 0.25, -1, -1, -1])
+    with pytest.raises(ValueError, match="depth must be an int >= 1"):
+        sp.negamax_scores(env, leaf, state, 0)
