@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxmarl_lite.typecheck import require_int
+
 Params = Any
 
 
@@ -130,7 +132,16 @@ def canonical_view(
         raise ValueError(f"canonical_view: action_perms must be [{obs_perms.shape[0]}, "
                          f"{mask.shape[-1]}], got {action_perms.shape}")
     views = obs[obs_perms]  # [G, D]
-    g = jnp.lexsort(views.T[::-1])[0]  # stable: the first of equal views
+
+    def narrow(smallest, column):  # keep the views smallest so far that are smallest here
+        low = jnp.min(jnp.where(smallest, column, jnp.max(column)))
+        return smallest & (column == low), None
+
+    # The first lexicographically smallest view, found column by column: the same choice as
+    # a stable lexsort, without a sort (several times faster on CPU; it runs at every leaf of
+    # a search and at every move in training).
+    smallest, _ = jax.lax.scan(narrow, jnp.ones(views.shape[0], bool), views.T)
+    g = jnp.argmax(smallest)
     cells = action_perms[g]
     return views[g], mask[cells], cells
 
@@ -150,8 +161,7 @@ def negamax_scores(env, leaf_value: Callable[[jax.Array], jax.Array], state: Any
     value of each view's player, who is to move) ends the search. Illegal moves score
     ``-inf``. Assumes a two-player zero-sum turn-based game with deterministic moves and
     rewards only where it ends (tic-tac-toe); costs up to ``A ** depth`` leaf values."""
-    if isinstance(depth, bool) or not (isinstance(depth, int) and depth >= 1):
-        raise ValueError(f"negamax_scores: depth must be an int >= 1 (plies), got {depth!r}")
+    require_int("negamax_scores", "depth", depth, 1, "plies")
     num_actions = env.num_actions
     mask = env.action_mask(state)
     to_move = mover(mask)

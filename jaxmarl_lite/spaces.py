@@ -14,6 +14,13 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def random_legal(key: jax.Array, mask: jax.Array) -> jax.Array:
+    """A uniformly random legal action per row of ``mask`` ``[..., n]`` (0/1 or bool) ->
+    ``[...]`` int32 (one key for all rows)."""
+    logits = jnp.where(jnp.asarray(mask) > 0, 0.0, -jnp.inf)
+    return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
+
+
 @dataclasses.dataclass(frozen=True)
 class Discrete:
     """Integers ``0 .. n-1``; samples are scalar ``int32``."""
@@ -33,8 +40,7 @@ class Discrete:
         """A uniform action; with ``mask`` (``[n]`` of 0/1), uniform over legal actions."""
         if mask is None:
             return jax.random.randint(key, (), 0, self.n, dtype=self.dtype)
-        logits = jnp.where(jnp.asarray(mask) > 0, 0.0, -jnp.inf)
-        return jax.random.categorical(key, logits).astype(self.dtype)
+        return random_legal(key, mask).astype(self.dtype)
 
     def contains(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)

@@ -46,3 +46,11 @@ def check_field_types(obj: Any) -> None:
                 f"{type(obj).__name__}.{field.name} expects {shown}, "
                 f"got {value!r} ({type(value).__name__})"
             )
+
+
+def require_int(where: str, name: str, value: Any, minimum: int, unit: str = "") -> None:
+    """Raise ``ValueError`` unless ``value`` is an ``int`` (not a ``bool``) ``>= minimum``,
+    naming ``where`` (the function) and ``name`` (the argument)."""
+    if not (_matches(value, int) and value >= minimum):
+        raise ValueError(f"{where}: {name} must be an int >= {minimum}"
+                         f"{f' ({unit})' if unit else ''}, got {value!r}")

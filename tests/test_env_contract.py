@@ -187,3 +187,16 @@ def test_episode_stats_wrapper_counts_returns():
     assert float(info["returned_team_return"]) == 7.0
     assert int(info["returned_episode_lengths"]) == 4
     assert int(state.episode_length) == 0 and float(state.episode_return.sum()) == 0.0
+
+
+def test_random_legal_is_uniform_over_legal_actions_per_row():
+    from jaxmarl_lite.spaces import Discrete, random_legal
+
+    mask = jnp.array([[0, 1, 0, 1, 1], [1, 0, 0, 0, 0], [True, True, True, True, True]])
+    draws = jax.vmap(lambda k: random_legal(k, mask))(jax.random.split(jax.random.key(0), 3000))
+    assert draws.shape == (3000, 3) and draws.dtype == jnp.int32
+    counts = np.stack([np.bincount(np.asarray(draws[:, r]), minlength=5) for r in range(3)])
+    assert np.all(counts[np.asarray(mask) == 0] == 0)  # never an illegal action
+    np.testing.assert_allclose(counts[0, [1, 3, 4]] / 3000, 1 / 3, atol=0.04)
+    np.testing.assert_allclose(counts[2] / 3000, 1 / 5, atol=0.04)
+    assert Discrete(5).sample(jax.random.key(1), mask[0]) in (1, 3, 4)

@@ -128,6 +128,23 @@ def test_canonical_view_is_shared_by_symmetric_views_and_maps_actions_back():
     assert len({tuple(r) for r in np.asarray(c_obs)}) > 32
 
 
+def test_canonical_view_picks_the_first_lexicographically_smallest_view():
+    # Generic permutations (not a group) and views with many ties: the chosen symmetry is the
+    # first of the lexicographically smallest views (numpy's stable lexsort as the reference).
+    rng = np.random.default_rng(0)
+    obs_perms = np.stack([rng.permutation(5) for _ in range(6)] + [np.arange(5)])
+    action_perms = np.stack([rng.permutation(4) for _ in range(7)])
+    obs = rng.integers(0, 3, (500, 5)).astype(np.float32)
+    obs[:50] = 1.0  # every view equal: the first symmetry
+    canon = jax.jit(jax.vmap(lambda o, m: sp.canonical_view(o, m, obs_perms, action_perms)))
+    c_obs, c_mask, cells = canon(obs, np.ones((500, 4), np.int32))
+    views = obs[:, obs_perms]  # [500, 7, 5]
+    first = np.array([np.lexsort(v.T[::-1])[0] for v in views])
+    np.testing.assert_array_equal(c_obs, views[np.arange(500), first])
+    np.testing.assert_array_equal(cells, action_perms[first])
+    assert np.all(first[:50] == 0) and len(set(first.tolist())) == 7
+
+
 def test_canonical_view_rejects_wrong_permutation_shapes():
     obs, mask = _random_views(1, 1)
     with pytest.raises(ValueError, match=r"obs_perms must be \[G, 18\]"):

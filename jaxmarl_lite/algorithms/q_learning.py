@@ -38,6 +38,7 @@ from jaxmarl_lite.algorithms._common.mixers import QMixer, vdn
 from jaxmarl_lite.algorithms._common.networks import ScannedGRU, apply_agents, dense
 from jaxmarl_lite.algorithms._common.normalization import RunningMeanStd
 from jaxmarl_lite.algorithms._common.training import TrainStages, train_from_stages
+from jaxmarl_lite.spaces import random_legal
 from jaxmarl_lite.wrappers import VecEnv
 
 
@@ -151,7 +152,7 @@ def masked_argmax(q: jax.Array, mask: jax.Array) -> jax.Array:
 def epsilon_greedy(key, q, mask, epsilon):
     """Random legal action with probability ``epsilon``, else the greedy legal one."""
     explore_key, pick_key = jax.random.split(key)
-    random_actions = jax.random.categorical(pick_key, jnp.where(mask > 0, 0.0, -jnp.inf))
+    random_actions = random_legal(pick_key, mask)
     explore = jax.random.uniform(explore_key, q.shape[:-1]) < epsilon
     return jnp.where(explore, random_actions, masked_argmax(q, mask)).astype(jnp.int32)
 

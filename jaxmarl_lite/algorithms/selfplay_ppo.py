@@ -47,6 +47,8 @@ from jaxmarl_lite.algorithms import ppo
 from jaxmarl_lite.algorithms._common.evaluation import Policy
 from jaxmarl_lite.algorithms._common.gae import gae
 from jaxmarl_lite.algorithms._common.training import TrainStages, train_from_stages
+from jaxmarl_lite.spaces import random_legal
+from jaxmarl_lite.typecheck import require_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,9 +141,31 @@ def _select(cond, new, old):
     return jax.tree.map(lambda a, b: jnp.where(cond, a, b), new, old)
 
 
-def _random_legal(key: jax.Array, mask: jax.Array) -> jax.Array:
-    """A uniformly random legal action of one player's mask ``[A]``."""
-    return jax.random.categorical(key, jnp.where(mask, 0.0, -jnp.inf)).astype(jnp.int32)
+class BatchNets(NamedTuple):
+    """The feed-forward networks on a batch of ``B`` views (no hidden state carried)."""
+
+    dist: Any  # (params, obs [B, D], mask [B, A]) -> policy distribution over [1, B, 1]
+    value: Any  # (params, obs [B, D]) -> values [B]
+
+
+def make_batch_nets(config: Config, env) -> BatchNets:
+    nets = ppo.make_nets(config, env)
+
+    def steps(x):  # [B, ...] -> the networks' [time 1, B, agent 1, ...]
+        return x.reshape((1, x.shape[0], 1) + x.shape[1:])
+
+    def hidden(b):
+        return jnp.zeros((b, 1, config.hidden_size)), jnp.zeros((1, b), bool)
+
+    def dist(params, obs, mask):
+        h, no_reset = hidden(obs.shape[0])
+        return nets.dist(params, h, steps(obs), steps(mask), no_reset)[1]
+
+    def value(params, obs):
+        h, no_reset = hidden(obs.shape[0])
+        return nets.value(params, h, steps(obs), no_reset)[1].reshape(obs.shape[0])
+
+    return BatchNets(dist, value)
 
 
 def make_canon(config: Config, env):
@@ -167,35 +191,28 @@ def make_policy(config: Config, env, lookahead: int = 0) -> Policy:
     zero-sum, with deterministic moves and rewards only where it ends (as tic-tac-toe).
     Search multiplies the network calls by up to ``A ** d`` per move; it changes only how a
     trained agent plays, not training."""
-    if isinstance(lookahead, bool) or not (isinstance(lookahead, int) and lookahead >= 0):
-        raise ValueError(f"make_policy: lookahead must be an int >= 0 (plies), got {lookahead!r}")
+    require_int("make_policy", "lookahead", lookahead, 0, "plies")
     if lookahead and not hasattr(env, "state_from_obs"):
         raise ValueError(f"make_policy: lookahead > 0 needs an env with state_from_obs(); "
                          f"{type(env).__name__} has none")
-    nets = ppo.make_nets(config, env)
+    nets = make_batch_nets(config, env)
     canon = jax.vmap(make_canon(config, env))
     num_actions = env.num_actions
 
     def preferences(params, obs, mask):
         """Mover views ``[B, D]``, masks ``[B, A]`` -> (policy probabilities ``[B, A]`` per
         env action, its greedy env action ``[B]``)."""
-        b, d = obs.shape
+        b = obs.shape[0]
         seen, seen_mask, cells = canon(obs, mask)
-        _, dist = nets.dist(params, jnp.zeros((b, 1, config.hidden_size)),
-                            seen.reshape(1, b, 1, d), seen_mask.reshape(1, b, 1, -1),
-                            jnp.zeros((1, b), bool))
+        dist = nets.dist(params, seen, seen_mask)
         probs = dist.probs.reshape(b, -1)
         per_cell = jax.vmap(lambda c, p: jnp.zeros_like(p).at[c].set(p))(cells, probs)
         greedy = jnp.take_along_axis(cells, dist.mode().reshape(b, 1), 1)[:, 0]
-        return per_cell, greedy
+        return per_cell, greedy  # (unused outputs are dropped when compiled)
 
     def values(params, obs):
         """Views ``[B, D]`` of the player to move -> the critic's values ``[B]``."""
-        b, d = obs.shape
-        seen, _, _ = canon(obs, jnp.ones((b, num_actions)))
-        _, v = nets.value(params, jnp.zeros((b, 1, config.hidden_size)), seen.reshape(1, b, 1, d),
-                          jnp.zeros((1, b), bool))
-        return v.reshape(b)
+        return nets.value(params, canon(obs, jnp.ones((obs.shape[0], num_actions)))[0])
 
     def act(params: ppo.Params, carry, obs, mask, first, key):
         del first, key
@@ -230,16 +247,12 @@ def make_game(config: Config, env) -> Game:
     holds the learner's ``obs``, ``mask``, ``action`` (as the networks saw them: canonical
     with ``canonical_boards``), ``log_prob``, ``value``, ``reward``, ``done``, its ``seat`` and
     the ``env_steps`` the decision took."""
-    nets = ppo.make_nets(config, env)
+    nets = make_batch_nets(config, env)
     canon = make_canon(config, env)
-    h_one = jnp.zeros((1, 1, config.hidden_size))
-    no_reset = jnp.zeros((1, 1), bool)
 
     def view(params, obs, mask):
-        """One board view ``[D]``, mask ``[A]`` -> (distribution, value) over ``[1, 1, 1]``."""
-        _, dist = nets.dist(params, h_one, obs[None, None, None], mask[None, None, None], no_reset)
-        _, value = nets.value(params, h_one, obs[None, None, None], no_reset)
-        return dist, value.reshape(())
+        """One board view ``[D]``, mask ``[A]`` -> (distribution over ``[1, 1, 1]``, value)."""
+        return nets.dist(params, obs[None], mask[None]), nets.value(params, obs[None])[0]
 
     def learner_view(games: Seat):
         """The learner's board view as the networks see it (see :func:`make_canon`)."""
@@ -257,7 +270,7 @@ def make_game(config: Config, env) -> Game:
         random_move = games.random_opponent | (
             jax.random.uniform(coin_key) < config.opponent_random_move_prob)
         move = jnp.where(random_move,
-                         _random_legal(rand_key, mask[mover]),
+                         random_legal(rand_key, mask[mover]),
                          cells[(dist.mode() if config.greedy_opponents
                                 else dist.sample(seed=act_key)).reshape(())]).astype(jnp.int32)
         obs, state, reward, term, trunc, _ = env.step(step_key, state, jnp.full((2,), move))
@@ -269,7 +282,7 @@ def make_game(config: Config, env) -> Game:
             obs, state = carry
             move_key, step_key = jax.random.split(jax.random.fold_in(key, i))
             mask = env.action_mask(state)
-            move = _random_legal(move_key, mask[selfplay.mover(mask)])
+            move = random_legal(move_key, mask[selfplay.mover(mask)])
             nxt = env.step(step_key, state, jnp.full((2,), move))[:2]
             return _select(i < count, nxt, (obs, state))
 

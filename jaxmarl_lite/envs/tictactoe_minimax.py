@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmarl_lite.envs.tictactoe import LINES, TicTacToe, board_index
+from jaxmarl_lite.spaces import random_legal
 
 NUM_BOARDS = 3**9
 
@@ -161,8 +162,7 @@ def _play(policy, num_games, params, key, opponent_code, optimal, best_action) -
         mask = jax.vmap(env.action_mask)(state)  # [G, 2, 9]
         mine, pcarry = policy.act(params, pcarry, obs, mask, first, act_key)  # [G, 2]
         mover_mask = jnp.take_along_axis(mask, state.mover[:, None, None], axis=1)[:, 0]
-        uniform = jax.random.categorical(
-            opp_key, jnp.where(mover_mask > 0, 0.0, -1e9), axis=-1).astype(jnp.int32)
+        uniform = random_legal(opp_key, mover_mask)
         perfect = opponent_moves(tables, state.board, mover_mask, opp_key, deterministic=False)
         fixed = opponent_moves(tables, state.board, mover_mask, opp_key, deterministic=True)
         theirs = jnp.select([opponent_code == 0, opponent_code == 1], [uniform, perfect], fixed)

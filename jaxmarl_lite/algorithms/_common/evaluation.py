@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmarl_lite.wrappers import EpisodeStats, VecEnv
+from jaxmarl_lite.spaces import random_legal
 
 
 class Policy(NamedTuple):
@@ -80,8 +81,7 @@ def random_policy(env) -> Policy:
     def act(params, carry, obs, mask, first, key):
         del params, obs, first
         if env.is_discrete:
-            logits = jnp.where(mask > 0, 0.0, -jnp.inf)
-            return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32), carry
+            return random_legal(key, mask), carry
         space = env.action_space
         shape = mask.shape[:2] + space.shape
         return jax.random.uniform(key, shape, minval=space.low, maxval=space.high), carry
