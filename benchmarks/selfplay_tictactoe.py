@@ -41,7 +41,8 @@ def main():
     parser.add_argument("--games-random", type=int, default=1000)
     parser.add_argument("--games-minimax", type=int, default=1000)
     parser.add_argument("--lookahead", type=int, default=3,
-                        help="plies searched by the second way of playing (0: greedy only)")
+                        help="plies searched by the second way of playing (0: greedy only; "
+                             "from 4 plies the untrained network alone meets the targets)")
     args = parser.parse_args()
     env = jl.make("tictactoe")
     cfg = selfplay_ppo.PRESETS["tictactoe"]
