@@ -15,6 +15,15 @@ import jax
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _git(*args: str) -> str:
+    """``git args`` in this repository's root; ``""`` where git or the repository is missing."""
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=False,
+                              cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    except OSError:
+        return ""
+
+
 def machine_info(packages: Iterable[str] = ("jax", "jaxlib", "flax", "optax", "numpy")) -> Dict[str, Any]:
     """CPU/GPU model, core count and package versions, recorded beside every result."""
     cpu = platform.processor() or platform.machine()
@@ -31,12 +40,9 @@ def machine_info(packages: Iterable[str] = ("jax", "jaxlib", "flax", "optax", "n
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        commit = ""
+    commit = _git("rev-parse", "--short", "HEAD")
+    # Tracked files that differ from ``commit`` when the result was measured.
+    uncommitted = _git("diff", "--name-only", "HEAD").splitlines()
     return {
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
@@ -46,6 +52,7 @@ def machine_info(packages: Iterable[str] = ("jax", "jaxlib", "flax", "optax", "n
         "platform": platform.platform(),
         "versions": versions,
         "commit": commit,
+        "uncommitted": uncommitted,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
 

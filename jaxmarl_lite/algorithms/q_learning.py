@@ -150,11 +150,12 @@ def masked_argmax(q: jax.Array, mask: jax.Array) -> jax.Array:
 
 
 def epsilon_greedy(key, q, mask, epsilon):
-    """Random legal action with probability ``epsilon``, else the greedy legal one."""
+    """Random legal action with probability ``epsilon``, else the greedy legal one.
+    ``q``, ``mask`` ``[..., A]`` -> ``[...]`` int32."""
     explore_key, pick_key = jax.random.split(key)
     random_actions = random_legal(pick_key, mask)
     explore = jax.random.uniform(explore_key, q.shape[:-1]) < epsilon
-    return jnp.where(explore, random_actions, masked_argmax(q, mask)).astype(jnp.int32)
+    return jnp.where(explore, random_actions, masked_argmax(q, mask))
 
 
 # ---------------------------------------------------------------------------- episodes

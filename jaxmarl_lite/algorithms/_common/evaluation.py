@@ -11,8 +11,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxmarl_lite.wrappers import EpisodeStats, VecEnv
 from jaxmarl_lite.spaces import random_legal
+from jaxmarl_lite.wrappers import EpisodeStats, VecEnv
 
 
 class Policy(NamedTuple):
