@@ -6,11 +6,12 @@ import os
 import platform
 import subprocess
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, NamedTuple, Tuple
 
 import jax
+
+from jaxmarl_lite.runs import package_versions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -34,12 +35,7 @@ def machine_info(packages: Iterable[str] = ("jax", "jaxlib", "flax", "optax", "n
                 break
     except OSError:
         pass
-    versions = {}
-    for name in packages:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+    versions = package_versions(packages)
     commit = _git("rev-parse", "--short", "HEAD")
     # Tracked files that differ from ``commit`` when the result was measured.
     uncommitted = _git("diff", "--name-only", "HEAD").splitlines()

@@ -32,6 +32,7 @@ from bench_utils import markdown_table, time_compiled, write_result  # noqa: E40
 
 import jaxmarl_lite as jl  # noqa: E402
 import jaxmarl_lite.envs.mpe  # noqa: E402,F401
+from jaxmarl_lite.runs import package_versions  # noqa: E402
 from jaxmarl_lite.wrappers import VecEnv  # noqa: E402
 
 TASKS = {  # ours -> (JaxMARL name, mpe2 module)
@@ -148,7 +149,8 @@ def main():
         + "\nmpe2 runs one env in one process (its rate does not depend on num_envs). "
         "Noisy shared machine: compare ratios within this run.\n"
     )
-    path = write_result(args.name, {"results": results, "args": vars(args), "peers": _versions()}, md)
+    peers = package_versions(("jaxmarl", "mpe2", "pettingzoo", "jax", "jaxlib", "numpy"))
+    path = write_result(args.name, {"results": results, "args": vars(args), "peers": peers}, md)
     print(md)
     print(f"wrote {path}")
 
@@ -163,18 +165,6 @@ def _fmt_row(r):
     comp = f"{r['ours_compile_s']:.1f} / " + (f"{r['jaxmarl_compile_s']:.1f}" if "jaxmarl_compile_s" in r else "-")
     return [r["task"], r["num_envs"], rate(r["ours"]), rate(r.get("jaxmarl")), rate(r["mpe2"]),
             ratio(r["ours/jaxmarl"]), ratio(r["ours/mpe2"]), comp]
-
-
-def _versions():
-    from importlib import metadata
-
-    out = {}
-    for pkg in ("jaxmarl", "mpe2", "pettingzoo", "jax", "jaxlib", "numpy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
 
 
 if __name__ == "__main__":

@@ -73,15 +73,22 @@ def resolve_config(algo: str, preset: Optional[str] = None,
     return config.replace(**dict(overrides or {}))
 
 
-def _system_info() -> Dict[str, Any]:
+def package_versions(names: Sequence[str]) -> Dict[str, Optional[str]]:
+    """The installed version of each distribution in ``names`` (``None`` where missing)."""
     from importlib import metadata
 
     versions = {}
-    for name in ("jax", "jaxlib", "flax", "optax", "flashbax", "orbax-checkpoint", "numpy"):
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
+    return versions
+
+
+def _system_info() -> Dict[str, Any]:
+    versions = package_versions(
+        ("jax", "jaxlib", "flax", "optax", "flashbax", "orbax-checkpoint", "numpy"))
     return dict(jaxmarl_lite=jaxmarl_lite.__version__, python=platform.python_version(),
                 platform=platform.platform(), processor=platform.processor(),
                 cpu_count=os.cpu_count(), devices=[str(d) for d in jax.devices()],
