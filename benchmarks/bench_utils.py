@@ -82,6 +82,32 @@ def time_compiled_output(fn: Callable[..., Any], *args: Any, repeats: int = 3,
     return compile_s, best, out
 
 
+def time_placed(stages, keys, num_envs: int, devices=None, shard: str = "auto"):
+    """``(compile_s, run_s, placement)`` of a whole training loop on the default mesh
+    (:func:`jaxmarl_lite.parallel.make_placement`; what the CLI does): ``compile_s`` covers
+    init, placement and compilation, ``run_s`` one run of all ``stages.num_updates``."""
+    from jaxmarl_lite import parallel
+    from jaxmarl_lite.algorithms._common.training import init_seeds
+
+    placement = parallel.make_placement(len(keys), num_envs, devices, shard)
+    t0 = time.perf_counter()
+    carry = jax.block_until_ready(parallel.place(init_seeds(stages, keys), placement))
+    compiled = parallel.compile_updates(stages, carry, stages.num_updates, placement)
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    jax.block_until_ready(compiled(carry))
+    return compile_s, time.perf_counter() - t0, placement
+
+
+def placement_label(placement) -> str:
+    """``"2 devices: 2 seed shards"`` / ``"1 device"`` for result tables."""
+    if placement.num_devices == 1:
+        return "1 device"
+    parts = [f"{placement.seed_shards} seed shards" if placement.seed_shards > 1 else "",
+             f"{placement.env_shards} env shards" if placement.env_shards > 1 else ""]
+    return f"{placement.num_devices} devices: " + " x ".join(p for p in parts if p)
+
+
 def write_result(name: str, payload: Dict[str, Any], markdown: str | None = None) -> Path:
     """Write ``results/<name>.json`` (and ``<name>.md`` when given) with machine info."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,11 @@ each compiled once (time reported separately), then run for ``--steps`` env step
 with 1 and 8 seeds under ``jax.vmap``. Env-steps/s counts every env step simulated. Our
 in-loop evaluation is off except the final update's (64 episodes).
 
+Placement: ours runs as the CLI runs it, on one CPU device per core with the default
+placement (:func:`jaxmarl_lite.parallel.make_placement`: the seeds split over the devices
+when they divide; ``--devices 1`` for one device); JaxMARL as its users run it, on the
+default device (one).
+
     PYTHONPATH=. <venv with jaxmarl>/bin/python benchmarks/compare_ppo_speed.py \\
         --jaxmarl <JaxMARL checkout>
 
@@ -30,11 +35,15 @@ import jax
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_utils import (load_jaxmarl_baseline, markdown_table, ratio_cells,  # noqa: E402
-                         side_by_side, time_compiled, write_result)
+from bench_utils import (load_jaxmarl_baseline, markdown_table, placement_label,  # noqa: E402
+                         ratio_cells, side_by_side, time_compiled, time_placed, write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
+from jaxmarl_lite import parallel  # noqa: E402
 from jaxmarl_lite.algorithms import get  # noqa: E402
+
+PLACED: dict = {}  # (algo, seeds, num_envs) -> placement label of our run
+DEVICES = None  # our devices (None: all)
 
 COMMON = {  # shared by both JaxMARL yaml files
     "NUM_STEPS": 128, "UPDATE_EPOCHS": 4, "NUM_MINIBATCHES": 4, "GAMMA": 0.99,
@@ -62,9 +71,10 @@ def ours(algo: str, steps: int, seeds: int, num_envs: int):
     module = get(name)
     cfg = module.PRESETS[preset].replace(total_timesteps=steps, num_envs=num_envs,
                                          eval_every=10**9, **overrides)
-    train = jax.vmap(module.make_train(cfg, env))
     keys = jax.random.split(jax.random.key(0), seeds)
-    compile_s, run_s = time_compiled(train, keys, repeats=1, warmup=False)
+    compile_s, run_s, placement = time_placed(module.make_stages(cfg, env), keys, num_envs,
+                                              DEVICES)
+    PLACED[algo, seeds, num_envs] = placement_label(placement)
     return compile_s, run_s, steps // (num_envs * cfg.num_steps) * num_envs * cfg.num_steps * seeds
 
 
@@ -86,7 +96,12 @@ def main():
     parser.add_argument("--steps", type=int, default=81_920, help="env steps per seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--large-envs", type=int, default=1024)
+    parser.add_argument("--devices", type=int, default=None,
+                        help="our devices (default: one CPU device per core; 1 turns it off)")
     args = parser.parse_args()
+    global DEVICES
+    DEVICES = args.devices
+    parallel.use_cpu_devices(1 if args.devices == 1 else None)  # before JAX starts
     runs = [(a, s, 16, args.steps) for a in ("mappo", "ippo") for s in args.seeds]
     large = 4 * args.large_envs * 128
     runs.append(("ippo", 1, args.large_envs, large))
@@ -95,12 +110,13 @@ def main():
     for algo, seeds, num_envs, steps in runs:
         reference = args.jaxmarl if algo in JAXMARL else None
         rec = side_by_side(ours, jaxmarl, reference, algo, steps, seeds, num_envs)
+        rec["placement"] = PLACED[algo, seeds, num_envs]
         records.append(rec)
         rows.append([PRESETS[algo][0], AGENT[algo], seeds, num_envs, f"{steps:,}",
-                     *ratio_cells(rec)])
+                     rec["placement"], *ratio_cells(rec)])
         print(" | ".join(str(x) for x in rows[-1]), flush=True)
     table = markdown_table(["algo", "agent", "seeds", "num_envs", "steps/seed",
-                            "jaxmarl-lite env-steps/s", "JaxMARL env-steps/s", "ratio",
+                            "our placement", "jaxmarl-lite env-steps/s", "JaxMARL env-steps/s", "ratio",
                             "compile s (ours / JaxMARL)"], rows)
     print(table)
     write_result("compare_ppo_speed",

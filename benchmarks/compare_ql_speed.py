@@ -16,6 +16,11 @@ installed (e.g. a separate virtualenv)::
     PYTHONPATH=. <venv>/bin/python benchmarks/compare_ql_speed.py --jaxmarl /tmp/JaxMARL
 
 Without ``--jaxmarl`` only our side runs.
+
+Placement: ours runs as the CLI runs it, on one CPU device per core with the default
+placement (:func:`jaxmarl_lite.parallel.make_placement`: the seeds split over the devices
+when they divide; ``--devices 1`` for one device); JaxMARL as its users run it, on the
+default device (one).
 """
 from __future__ import annotations
 
@@ -29,10 +34,11 @@ import jax
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_utils import (load_jaxmarl_baseline, markdown_table, ratio_cells,  # noqa: E402
-                         side_by_side, time_compiled, write_result)
+from bench_utils import (load_jaxmarl_baseline, markdown_table, placement_label,  # noqa: E402
+                         ratio_cells, side_by_side, time_compiled, time_placed, write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
+from jaxmarl_lite import parallel  # noqa: E402
 from jaxmarl_lite.algorithms import get  # noqa: E402
 from jaxmarl_lite.algorithms.q_learning import PRESETS  # noqa: E402
 
@@ -49,6 +55,10 @@ JAXMARL_QL_RNN_MPE = {  # baselines/QLearning/config/alg/ql_rnn_mpe.yaml
 }
 
 
+PLACED: dict = {}  # (algo, seeds, num_envs) -> placement label of our run
+DEVICES = None  # our devices (None: all)
+
+
 def buffer_size(num_envs: int) -> int:
     """``ql_rnn_mpe``'s 5000 episodes, or enough for JaxMARL to sample 32 at ``num_envs``."""
     return max(JAXMARL_QL_RNN_MPE["BUFFER_SIZE"], JAXMARL_QL_RNN_MPE["BUFFER_BATCH_SIZE"] * num_envs)
@@ -63,9 +73,10 @@ def ours(algo: str, steps: int, seeds: int, num_envs: int):
                            "eval_episodes": 512, "buffer_size": buffer_size(num_envs)})
     num_updates = cfg.total_timesteps // (num_envs * env.max_episode_steps)
     cfg = cfg.replace(eval_every=max(1, num_updates // 20))
-    train = jax.vmap(module.make_train(cfg, env))
     keys = jax.random.split(jax.random.key(0), seeds)
-    compile_s, run_s = time_compiled(train, keys, repeats=1, warmup=False)
+    compile_s, run_s, placement = time_placed(module.make_stages(cfg, env), keys, num_envs,
+                                              DEVICES)
+    PLACED[algo, seeds, num_envs] = placement_label(placement)
     return compile_s, run_s, num_updates * num_envs * env.max_episode_steps * seeds
 
 
@@ -89,7 +100,12 @@ def main():
     parser.add_argument("--steps", type=int, default=200_000, help="env steps per seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--large-envs", type=int, default=256)
+    parser.add_argument("--devices", type=int, default=None,
+                        help="our devices (default: one CPU device per core; 1 turns it off)")
     args = parser.parse_args()
+    global DEVICES
+    DEVICES = args.devices
+    parallel.use_cpu_devices(1 if args.devices == 1 else None)  # before JAX starts
 
     runs = [(a, s, 8) for a in args.algos for s in (args.seeds if a == "qmix" else [1])]
     runs.append(("qmix", 1, args.large_envs))
@@ -97,11 +113,12 @@ def main():
     for algo, seeds, num_envs in runs:
         steps = args.steps if seeds <= 8 else max(args.steps // 4, 50_000)
         rec = side_by_side(ours, jaxmarl, args.jaxmarl, algo, steps, seeds, num_envs)
+        rec["placement"] = PLACED[algo, seeds, num_envs]
         records.append(rec)
-        row = [algo, seeds, num_envs, f"{steps:,}", *ratio_cells(rec)]
+        row = [algo, seeds, num_envs, f"{steps:,}", rec["placement"], *ratio_cells(rec)]
         rows.append(row)
         print(" | ".join(str(x) for x in row), flush=True)
-        table = markdown_table(["algo", "seeds", "num_envs", "steps/seed",
+        table = markdown_table(["algo", "seeds", "num_envs", "steps/seed", "our placement",
                                 "jaxmarl-lite env-steps/s", "JaxMARL env-steps/s", "ratio",
                                 "compile s (ours / JaxMARL)"], rows)
         write_result("compare_ql_speed",  # after every row, so a cut-off run keeps its rows

@@ -6,6 +6,12 @@ checkpoint that loads is used; a corrupted or partial one is skipped with a warn
 Typed PRNG keys in the carry are stored as their raw key data and re-wrapped on restore;
 empty arrays (e.g. an MPE task without goals), which orbax cannot write, are stored as a
 scalar placeholder and rebuilt from the reference carry's shape on restore.
+
+Sharded carries (a run on a device mesh, :mod:`jaxmarl_lite.parallel`) are saved as they
+lie: in a multi-process run every process writes its own devices' shards (every process
+calls :meth:`Checkpointer.save` and :meth:`Checkpointer.restore_latest`). A restore puts each
+array onto the sharding of the reference carry, which may be another mesh than the one that
+saved it (e.g. another device count).
 """
 from __future__ import annotations
 
@@ -27,7 +33,10 @@ def _to_storable(tree: Any) -> Any:
     def store(x):
         if _is_key(x):
             x = jax.random.key_data(x)
-        return np.zeros((), np.asarray(x).dtype) if np.size(x) == 0 else x
+        if np.size(x) == 0:
+            return np.zeros((), x.dtype)
+        # jax.Arrays (sharded or not) go to orbax as they are; host values as numpy
+        return x if isinstance(x, jax.Array) else np.asarray(x)
 
     return jax.tree.map(store, tree)
 
@@ -37,14 +46,18 @@ def _from_storable(stored: Any, like: Any) -> Any:
         if _is_key(ref):
             return jax.random.wrap_key_data(value, impl=jax.random.key_impl(ref))
         if np.size(ref) == 0:
-            return np.zeros(np.shape(ref), np.asarray(ref).dtype)
+            return ref if isinstance(ref, jax.Array) else np.zeros(np.shape(ref), ref.dtype)
         return value
 
     return jax.tree.map(restore, stored, like)
 
 
 def _abstract(tree: Any) -> Any:
-    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), tree)
+    def spec(x):
+        sharding = x.sharding if isinstance(x, jax.Array) else None
+        return jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding)
+
+    return jax.tree.map(spec, tree)
 
 
 class Checkpointer:
@@ -75,7 +88,7 @@ class Checkpointer:
             except Exception:  # unreadable metadata: remove the directory itself
                 shutil.rmtree(self.directory / str(step), ignore_errors=True)
             self._manager.reload()
-        storable = _to_storable(jax.device_get(carry))
+        storable = _to_storable(carry)
         self._manager.save(step, args=ocp.args.StandardSave(storable), force=True)
         self._manager.wait_until_finished()
 

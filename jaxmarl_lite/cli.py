@@ -3,6 +3,8 @@
     jaxmarl-lite train ALGO ENV [--seeds N] [--total-steps N] [--preset NAME]
                        [--set field=value ...] [--env-set key=value ...] [--config FILE]
                        [--out DIR] [--save-every K] [--resume RUN_DIR]
+                       [--devices N] [--shard auto|seeds|envs|both]
+                       [--coordinator HOST:PORT --num-processes N --process-id I | --distributed]
     jaxmarl-lite eval RUN_DIR [--episodes N] [--gif PATH]
     jaxmarl-lite plot RUN_DIR [RUN_DIR ...] [--out PNG] [--metric NAME]
     jaxmarl-lite list
@@ -11,7 +13,13 @@
 ``--set`` values are parsed with the type of the algorithm ``Config`` field they set (the
 dataclass is the only definition of the options); ``--config`` reads a JSON or YAML mapping
 of the same fields. Bad names and values fail before anything compiles, listing the valid
-choices.
+choices. Integer flags take ``2e6`` and ``1_000_000`` as well as ``2000000``.
+
+Placement: ``--devices N`` (default every device) and ``--shard`` (``auto``: seeds over
+devices when they divide evenly, else envs) put the run on a device mesh
+(:mod:`jaxmarl_lite.parallel`). Multi-host: start the same command once per process with
+``--coordinator HOST:PORT --num-processes N --process-id I``, or with ``--distributed`` to
+let JAX read the cluster from the environment (SLURM, Open MPI, cloud TPU).
 """
 from __future__ import annotations
 
@@ -24,7 +32,7 @@ import typing
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from jaxmarl_lite import algorithms, runs
+from jaxmarl_lite import algorithms, parallel, population, runs
 from jaxmarl_lite.registry import make, registered_envs, unknown_name_message
 
 
@@ -59,6 +67,23 @@ def parse_value(text: str, hint: Any, where: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+def count(minimum: int = 0):
+    """An argparse type: an int ``>= minimum`` written as ``2000000``, ``2e6`` or
+    ``1_000_000``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = parse_value(text, int, "")
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
 
 
 def _split_assignment(item: str, flag: str) -> tuple[str, str]:
@@ -107,28 +132,113 @@ def parse_env_kwargs(env: str, items: List[str]) -> Dict[str, Any]:
 
 def _monitoring(args) -> Dict[str, Any]:
     return dict(progress_every=args.progress_every, tensorboard=args.tensorboard,
-                wandb_project=args.wandb)
+                wandb_project=args.wandb, devices=args.devices, shard=args.shard)
+
+
+def _start_processes(args) -> None:
+    """``jax.distributed`` from the multi-host flags (before anything touches a device)."""
+    given = [args.coordinator, args.num_processes, args.process_id]
+    if any(v is not None for v in given):
+        if any(v is None for v in given):
+            raise ValueError("multi-host needs --coordinator HOST:PORT, --num-processes N and "
+                             "--process-id I together")
+        parallel.initialize(args.coordinator, args.num_processes, args.process_id)
+    elif args.distributed:
+        parallel.initialize()
+
+
+def parse_grid(items: List[str]) -> Dict[str, List[float]]:
+    """``--grid name=v1,v2,...`` (repeatable) -> ``{name: [values]}``."""
+    axes: Dict[str, List[float]] = {}
+    for item in items:
+        key, text = _split_assignment(item, "--grid")
+        values = [parse_value(v.strip(), float, f"--grid {key}") for v in text.split(",")
+                  if v.strip()]
+        if not values:
+            raise ValueError(f"--grid {key} needs at least one value, got {item!r}")
+        if key in axes:
+            raise ValueError(f"--grid {key} is given twice")
+        axes[key] = values
+    return axes
+
+
+def parse_ranges(items: List[str]) -> Dict[str, population.Range]:
+    """``--range name=LOW:HIGH[:log]`` (repeatable) -> ``{name: Range}``."""
+    ranges: Dict[str, population.Range] = {}
+    for item in items:
+        key, text = _split_assignment(item, "--range")
+        parts = text.split(":")
+        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "log"):
+            raise ValueError(f"--range expects name=LOW:HIGH or name=LOW:HIGH:log, got {item!r}")
+        low, high = (parse_value(x, float, f"--range {key}") for x in parts[:2])
+        ranges[key] = population.Range(low, high, log=len(parts) == 3)
+    return ranges
+
+
+def _population(args, config) -> tuple:
+    """``(Population or None, PBT or None)`` from --grid / --random / --range / --pbt."""
+    axes, ranges = parse_grid(args.grid), parse_ranges(args.range)
+    pbt_on = getattr(args, "pbt", False)
+    size = getattr(args, "random", None) or getattr(args, "population", None)
+    if not axes and not ranges:
+        if pbt_on or getattr(args, "command", "") == "sweep":
+            raise ValueError("give the hyperparameters to vary: --grid name=v1,v2,... or "
+                             "--range name=LOW:HIGH[:log] (with --random N / --population N)")
+        return None, None
+    if axes and ranges and not pbt_on:
+        raise ValueError("a sweep is either a --grid or --random N with --range, not both")
+    if axes:
+        pop = population.grid(config, axes)
+        if pbt_on and size not in (None, pop.size):
+            raise ValueError(f"--population {size} does not match the --grid's {pop.size} "
+                             f"points")
+    else:
+        if not size:
+            raise ValueError("--range needs the number of members: --random N (sweep) or "
+                             "--population N (PBT)")
+        import jax
+
+        pop = population.random_points(config, ranges, size, jax.random.key(args.seed + 1))
+    pbt = None
+    if pbt_on:
+        pbt = population.PBT(every=args.pbt_every, fraction=args.pbt_fraction,
+                             metric=args.pbt_metric, ranges=ranges)
+    return pop, pbt
 
 
 def _cmd_train(args) -> int:
-    if args.resume:
+    # one CPU device per core (unless the user set a count in XLA_FLAGS, or asked for one
+    # device), before JAX starts; accelerators are unaffected
+    parallel.use_cpu_devices(1 if args.devices == 1 else None)
+    _start_processes(args)
+    if getattr(args, "resume", None):
         run_dir = runs.resume(args.resume, progress=not args.no_progress, **_monitoring(args))
     else:
         if args.algo is None or args.env is None:
             raise ValueError("train needs ALGO and ENV (or --resume RUN_DIR)")
         overrides = parse_overrides(args.algo, args.set, args.config)
         env_kwargs = parse_env_kwargs(args.env, args.env_set)
-        out = args.out or f"runs/{args.algo}_{args.env}"
+        config = runs.resolve_config(args.algo, args.preset, dict(
+            overrides, **({"total_timesteps": args.total_steps} if args.total_steps else {})))
+        sweep, pbt = _population(args, config)
+        suffix = "_sweep" if args.command == "sweep" else ("_pbt" if pbt else "")
+        out = args.out or f"runs/{args.algo}_{args.env}{suffix}"
         run_dir = runs.train(args.algo, args.env, out=out, seeds=args.seeds, seed=args.seed,
                              total_steps=args.total_steps, preset=args.preset,
                              overrides=overrides, env_kwargs=env_kwargs,
                              save_every=args.save_every, progress=not args.no_progress,
-                             stop_after=args.stop_after, **_monitoring(args))
+                             stop_after=args.stop_after, sweep=sweep, pbt=pbt,
+                             **_monitoring(args))
+    if not parallel.is_primary():
+        return 0  # process 0 reports
     summary = Path(run_dir) / "summary.md"
     if summary.exists():
         print(summary.read_text())
     if args.plot and summary.exists():
-        print(f"plot: {runs.plot_runs([run_dir], Path(run_dir) / 'curves.png')}")
+        made = [Path(run_dir) / n for n in ("sweep.png", "pbt.png")
+                if (Path(run_dir) / n).exists()]
+        for path in made or [runs.plot_runs([run_dir], Path(run_dir) / "curves.png")]:
+            print(f"plot: {path}")
     print(f"run directory: {run_dir}")
     return 0
 
@@ -173,40 +283,84 @@ def _cmd_bench(args) -> int:
     return subprocess.call([sys.executable, str(bench_dir / f"{args.name}.py"), *args.args])
 
 
+def _training_args(p: argparse.ArgumentParser) -> None:
+    """The options shared by ``train`` and ``sweep``."""
+    p.add_argument("algo", nargs="?", help=f"one of {', '.join(sorted(algorithms.ALGORITHMS))}")
+    p.add_argument("env", nargs="?", help="a registered env (see `list`)")
+    p.add_argument("--seeds", type=count(1), default=1, help="seeds trained at once (vmap)")
+    p.add_argument("--seed", type=count(0), default=0, help="base PRNG key")
+    p.add_argument("--total-steps", type=count(1),
+                   help="env steps per seed (Config.total_timesteps)")
+    p.add_argument("--preset", help="a named config preset (see `list`)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a Config field (repeatable)")
+    p.add_argument("--env-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="env constructor argument (repeatable)")
+    p.add_argument("--config", help="JSON/YAML file of Config fields")
+    p.add_argument("--out", help="new run directory (default runs/ALGO_ENV[_sweep|_pbt])")
+    p.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2,...",
+                   help="values of a tunable Config field (repeatable: every combination)")
+    p.add_argument("--range", action="append", default=[], metavar="FIELD=LOW:HIGH[:log]",
+                   help="where --random / --population draws a tunable field's values")
+    p.add_argument("--save-every", type=count(0), default=0,
+                   help="updates between checkpoints (0: about 10 per run)")
+    p.add_argument("--plot", action="store_true", help="write RUN_DIR/curves.png at the end")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress-every", type=count(0), default=0, metavar="K",
+                   help="updates between progress callbacks from inside the compiled loop "
+                        "(0: about 100 per run)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="log metrics to RUN_DIR/tensorboard (extra: jaxmarl-lite[tensorboard])")
+    p.add_argument("--wandb", metavar="PROJECT",
+                   help="log metrics to a W&B run (offline unless WANDB_MODE is set; "
+                        "extra: jaxmarl-lite[wandb])")
+    p.add_argument("--devices", type=count(1), metavar="N",
+                   help="devices to train on (default: all, of every process)")
+    p.add_argument("--shard", choices=parallel.SHARD_CHOICES, default="auto",
+                   help="what the devices split: seeds (independent runs; with a sweep or "
+                        "PBT: members x seeds), envs (data parallel, gradients averaged), "
+                        "both (a seeds x envs mesh); auto: gcd(runs, devices) seed groups "
+                        "and, on GPUs/TPUs, the envs over the devices left")
+    p.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="multi-host: address of process 0's coordinator")
+    p.add_argument("--num-processes", type=count(1), metavar="N", help="multi-host: processes")
+    p.add_argument("--process-id", type=count(0), metavar="I",
+                   help="multi-host: this process's index (0 writes the run directory)")
+    p.add_argument("--distributed", action="store_true",
+                   help="multi-host with the cluster read from the environment (SLURM, "
+                        "Open MPI, cloud TPU)")
+    p.add_argument("--stop-after", type=count(1), help=argparse.SUPPRESS)  # tests: interrupt
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jaxmarl-lite", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train an algorithm on an env (seeds vmapped)")
-    t.add_argument("algo", nargs="?", help=f"one of {', '.join(sorted(algorithms.ALGORITHMS))}")
-    t.add_argument("env", nargs="?", help="a registered env (see `list`)")
-    t.add_argument("--seeds", type=int, default=1, help="seeds trained at once (vmap)")
-    t.add_argument("--seed", type=int, default=0, help="base PRNG key")
-    t.add_argument("--total-steps", type=int, help="env steps per seed (Config.total_timesteps)")
-    t.add_argument("--preset", help="a named config preset (see `list`)")
-    t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override a Config field (repeatable)")
-    t.add_argument("--env-set", action="append", default=[], metavar="KEY=VALUE",
-                   help="env constructor argument (repeatable)")
-    t.add_argument("--config", help="JSON/YAML file of Config fields")
-    t.add_argument("--out", help="new run directory (default runs/ALGO_ENV)")
-    t.add_argument("--save-every", type=int, default=0, help="updates between checkpoints")
+    _training_args(t)
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
-    t.add_argument("--plot", action="store_true", help="write RUN_DIR/curves.png at the end")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.add_argument("--progress-every", type=int, default=0, metavar="K",
-                   help="updates between progress callbacks from inside the compiled loop "
-                        "(0: about 100 per run)")
-    t.add_argument("--tensorboard", action="store_true",
-                   help="log metrics to RUN_DIR/tensorboard (extra: jaxmarl-lite[tensorboard])")
-    t.add_argument("--wandb", metavar="PROJECT",
-                   help="log metrics to a W&B run (offline unless WANDB_MODE is set; "
-                        "extra: jaxmarl-lite[wandb])")
-    t.add_argument("--stop-after", type=int, help=argparse.SUPPRESS)  # tests: interrupt
+    t.add_argument("--pbt", action="store_true",
+                   help="population-based training: members start from --grid points or "
+                        "--population N draws from --range, and every --pbt-every updates "
+                        "the worst copy the best and perturb their values")
+    t.add_argument("--population", type=count(2), metavar="N",
+                   help="PBT members drawn from the --range values")
+    t.add_argument("--pbt-every", type=count(1), default=10, metavar="K",
+                   help="updates between PBT exploit/explore rounds")
+    t.add_argument("--pbt-fraction", type=float, default=0.25, metavar="F",
+                   help="share of members replaced (and copied from) per round")
+    t.add_argument("--pbt-metric", default="episode_return",
+                   help="fitness: a metric averaged over the updates of each round")
     t.set_defaults(func=_cmd_train)
+    sw = sub.add_parser("sweep", help="train a grid or a random sample of hyperparameter "
+                                      "values x seeds in one compiled program")
+    _training_args(sw)
+    sw.add_argument("--random", type=count(1), metavar="N",
+                    help="N points drawn from the --range values (instead of a --grid)")
+    sw.set_defaults(func=_cmd_train)
     e = sub.add_parser("eval", help="evaluate a run's final policies")
     e.add_argument("run_dir")
-    e.add_argument("--episodes", type=int, default=128, help="episodes per seed")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--episodes", type=count(1), default=128, help="episodes per seed")
+    e.add_argument("--seed", type=count(0), default=0)
     e.add_argument("--gif", help="write one episode of seed 0 as a GIF")
     e.set_defaults(func=_cmd_eval)
     p = sub.add_parser("plot", help="learning curves of runs (mean and 95%% CI over seeds)")

@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
@@ -32,9 +33,9 @@ import jax
 import numpy as np
 
 import jaxmarl_lite
-from jaxmarl_lite import algorithms
+from jaxmarl_lite import algorithms, parallel, population
 from jaxmarl_lite.algorithms._common.evaluation import evaluate
-from jaxmarl_lite.algorithms._common.training import init_seeds, run_updates_seeds
+from jaxmarl_lite.algorithms._common.training import init_seeds
 from jaxmarl_lite.checkpoint import Checkpointer
 from jaxmarl_lite.logging_backends import check_available, make_loggers
 from jaxmarl_lite.registry import make
@@ -54,6 +55,15 @@ class RunSpec:
     seeds: int
     seed: int
     save_every: int
+    population: Optional[Dict[str, Any]] = None
+    """Sweep / PBT runs: ``{"values": {field: [P values]}, "pbt": PBT settings or None}``;
+    the run then trains ``P x seeds`` runs, run ``r`` = member ``r // seeds``, seed
+    ``r % seeds`` (:mod:`jaxmarl_lite.population`)."""
+
+    @property
+    def num_runs(self) -> int:
+        return self.seeds * (len(next(iter(self.population["values"].values())))
+                             if self.population else 1)
 
 
 def resolve_config(algo: str, preset: Optional[str] = None,
@@ -86,13 +96,31 @@ def package_versions(names: Sequence[str]) -> Dict[str, Optional[str]]:
     return versions
 
 
-def _system_info() -> Dict[str, Any]:
+def _system_info(placement: Optional[parallel.Placement] = None) -> Dict[str, Any]:
     versions = package_versions(
         ("jax", "jaxlib", "flax", "optax", "flashbax", "orbax-checkpoint", "numpy"))
-    return dict(jaxmarl_lite=jaxmarl_lite.__version__, python=platform.python_version(),
+    info = dict(jaxmarl_lite=jaxmarl_lite.__version__, python=platform.python_version(),
                 platform=platform.platform(), processor=platform.processor(),
                 cpu_count=os.cpu_count(), devices=[str(d) for d in jax.devices()],
-                packages=versions)
+                processes=jax.process_count(), packages=versions)
+    if placement is not None:
+        info["placement"] = placement.describe()
+    return info
+
+
+def _record_session(run_dir: Path, placement: parallel.Placement) -> None:
+    """``system.json`` of this session (the machine, the mesh); earlier sessions' records
+    (a resumed run may continue elsewhere) are kept under ``previous``."""
+    path = run_dir / "system.json"
+    info = _system_info(placement)
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = None
+        if isinstance(old, dict):
+            info["previous"] = old.pop("previous", []) + [old]
+    _write_json(path, info)
 
 
 def _write_json(path: Path, payload: Any) -> None:
@@ -102,24 +130,48 @@ def _write_json(path: Path, payload: Any) -> None:
 
 
 class _Loop:
-    """Compiled pieces of one run: vmapped init and a vmapped chunk of updates."""
+    """Compiled pieces of one run: vmapped init and a vmapped chunk of updates, placed on
+    ``placement``'s mesh (``None``: the default device)."""
 
-    def __init__(self, spec: RunSpec):
+    def __init__(self, spec: RunSpec, placement: Optional[parallel.Placement] = None):
         self.module = algorithms.get(spec.algo)
         self.env = make(spec.env, **spec.env_kwargs)
         self.config = self.module.Config.from_dict(spec.config)
-        self.stages = self.module.make_stages(self.config, self.env)
+        self.population = self.pbt = None
+        self.batched_update = None
+        if spec.population:
+            self.population = population.make_population(self.config,
+                                                         spec.population["values"])
+            if spec.population.get("pbt"):
+                self.pbt = population.PBT.from_dict(spec.population["pbt"])
+        names = self.population.names if self.population else ()
+        self.stages = self.module.make_stages(self.config, self.env, hyper=names)
         self.keys = jax.random.split(jax.random.key(spec.seed), spec.seeds)
+        if self.pbt:
+            self.batched_update = population.pbt_update(self.stages, self.config, self.pbt,
+                                                        self.population, spec.seeds)
+        self.pbt_key = jax.random.fold_in(jax.random.key(spec.seed), 2**31 - 1)
+        self.placement = placement
         self._chunks: Dict[int, Callable] = {}
         self.on_progress: Optional[Callable[[int, Dict[str, np.ndarray]], None]] = None
         self.progress_every = 0
 
+    def init(self):
+        """Every run's initial carry (seeds, or population members x seeds), on the mesh."""
+        if self.population is None:
+            carry = init_seeds(self.stages, self.keys)
+        else:
+            carry = population.init_runs(self.stages, self.keys, self.population)
+            if self.pbt:
+                carry = population.init_pbt(carry, self.pbt_key)
+        return carry if self.placement is None else parallel.place(carry, self.placement)
+
     def compiled_chunk(self, carry, n: int) -> Callable:
         if n not in self._chunks:
             callback = (lambda i, m: self.on_progress(int(i), m)) if self.on_progress else None
-            fn = jax.jit(lambda c: run_updates_seeds(self.stages, c, n, callback,
-                                                     self.progress_every))
-            self._chunks[n] = fn.lower(carry).compile()
+            self._chunks[n] = parallel.compile_updates(self.stages, carry, n, self.placement,
+                                                       callback, self.progress_every,
+                                                       batched_update=self.batched_update)
         return self._chunks[n]
 
     def chunk(self, carry, n: int):
@@ -186,65 +238,106 @@ def train(algo: str, env: str, *, out: str | Path, seeds: int = 1, seed: int = 0
           env_kwargs: Optional[Mapping[str, Any]] = None, save_every: int = 0,
           chunk: int = 0, progress: bool = True, stop_after: Optional[int] = None,
           progress_every: int = 0, tensorboard: bool = False,
-          wandb_project: Optional[str] = None) -> Path:
+          wandb_project: Optional[str] = None, devices: Optional[int] = None,
+          shard: str = "auto", sweep: Optional[population.Population] = None,
+          pbt: Optional[population.PBT] = None) -> Path:
     """Train ``seeds`` seeds of ``algo`` on ``env`` into the new run directory ``out``.
+
+    ``sweep``: a :class:`~jaxmarl_lite.population.Population` of tunable values: every
+    member x seed is trained in the same compiled program (a sweep; with ``pbt``, a
+    population-based training run whose members start from those values).
 
     ``save_every`` updates between checkpoints (0: about 10 per run); ``chunk`` updates per
     compiled call (0: ``save_every``); ``progress_every`` updates between in-loop progress
     callbacks (0: about 100 per run; only with ``progress``); ``tensorboard`` /
     ``wandb_project`` turn on those loggers; ``stop_after`` ends after that many updates as
-    if interrupted (for tests and staged runs)."""
+    if interrupted (for tests and staged runs). ``devices`` / ``shard`` place the run on a
+    device mesh (:func:`jaxmarl_lite.parallel.make_placement`; default every device,
+    ``auto``). In a multi-process run (:func:`jaxmarl_lite.parallel.initialize`) every
+    process calls this with the same arguments; process 0 writes the run directory."""
+    parallel.use_cpu_devices()  # one CPU device per core when JAX has not started yet
     overrides = dict(overrides or {})
     if total_steps is not None:
         overrides["total_timesteps"] = total_steps
     config = resolve_config(algo, preset, overrides)
     environment = make(env, **dict(env_kwargs or {}))
-    if seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
     num_updates = algorithms.get(algo).make_stages(config, environment).num_updates
+    if pbt is not None and sweep is None:
+        raise ValueError("PBT needs a starting population (sweep=Population(...))")
+    if pbt is not None and sweep.size < 2:
+        raise ValueError(f"PBT needs a population of >= 2 members, got {sweep.size}")
+    pop = None
+    if sweep is not None:
+        population.check_values(config, sweep.values)
+        pop = dict(values=sweep.to_dict(), pbt=pbt.to_dict() if pbt else None)
     save_every = save_every or max(1, num_updates // 10)
-    spec = RunSpec(algo, env, dict(env_kwargs or {}), config.to_dict(), seeds, seed, save_every)
+    spec = RunSpec(algo, env, dict(env_kwargs or {}), config.to_dict(), seeds, seed, save_every,
+                   pop)
+    placement = parallel.make_placement(spec.num_runs, config.num_envs, devices, shard)
     run_dir = Path(out)
     if (run_dir / CONFIG_FILE).exists():
         raise FileExistsError(f"{run_dir} already holds a run; resume it or pick another --out")
     check_available(tensorboard=tensorboard, wandb_project=wandb_project)
-    (run_dir / "metrics").mkdir(parents=True, exist_ok=True)
-    _write_json(run_dir / CONFIG_FILE, dataclasses.asdict(spec))
-    _write_json(run_dir / "system.json", _system_info())
-    loggers = make_loggers(run_dir, tensorboard=tensorboard, wandb_project=wandb_project,
-                           config=dataclasses.asdict(spec), name=run_dir.name)
-    return _run(run_dir, spec, chunk, progress, stop_after, progress_every, loggers)
+    parallel.sync("jaxmarl-lite:checked")  # every process checked before process 0 writes
+    loggers = ()
+    if parallel.is_primary():
+        (run_dir / "metrics").mkdir(parents=True, exist_ok=True)
+        _write_json(run_dir / CONFIG_FILE, dataclasses.asdict(spec))
+        _record_session(run_dir, placement)
+        loggers = make_loggers(run_dir, tensorboard=tensorboard, wandb_project=wandb_project,
+                               config=dataclasses.asdict(spec), name=run_dir.name)
+    parallel.sync("jaxmarl-lite:created")
+    return _run(run_dir, spec, placement, chunk, progress, stop_after, progress_every, loggers)
 
 
 def resume(run_dir: str | Path, *, chunk: int = 0, progress: bool = True,
            stop_after: Optional[int] = None, progress_every: int = 0,
-           tensorboard: bool = False, wandb_project: Optional[str] = None) -> Path:
-    """Continue ``run_dir`` from its newest loadable checkpoint (options as :func:`train`)."""
+           tensorboard: bool = False, wandb_project: Optional[str] = None,
+           devices: Optional[int] = None, shard: str = "auto") -> Path:
+    """Continue ``run_dir`` from its newest loadable checkpoint (options as :func:`train`).
+    The mesh may differ from the interrupted session's (orbax restores onto the new one);
+    with a different placement the continuation agrees with an uninterrupted run up to
+    float rounding instead of bitwise."""
+    parallel.use_cpu_devices()
     run_dir = Path(run_dir)
     spec = load_spec(run_dir)
-    loggers = make_loggers(run_dir, tensorboard=tensorboard, wandb_project=wandb_project,
-                           config=dataclasses.asdict(spec), name=run_dir.name)
-    return _run(run_dir, spec, chunk, progress, stop_after, progress_every, loggers)
+    config = algorithms.get(spec.algo).Config.from_dict(spec.config)
+    placement = parallel.make_placement(spec.num_runs, config.num_envs, devices, shard)
+    parallel.sync("jaxmarl-lite:checked")
+    loggers = ()
+    if parallel.is_primary():
+        _record_session(run_dir, placement)
+        loggers = make_loggers(run_dir, tensorboard=tensorboard, wandb_project=wandb_project,
+                               config=dataclasses.asdict(spec), name=run_dir.name)
+    return _run(run_dir, spec, placement, chunk, progress, stop_after, progress_every, loggers)
 
 
-def _run(run_dir: Path, spec: RunSpec, chunk: int, progress: bool,
-         stop_after: Optional[int], progress_every: int = 0, loggers=()) -> Path:
-    loop = _Loop(spec)
+def _run(run_dir: Path, spec: RunSpec, placement: parallel.Placement, chunk: int,
+         progress: bool, stop_after: Optional[int], progress_every: int = 0,
+         loggers=()) -> Path:
+    primary = parallel.is_primary()
+    loop = _Loop(spec, placement)
     total = loop.stages.num_updates
-    bar = _Progress(progress, total, f"{spec.algo} on {spec.env}, {spec.seeds} seed(s)")
+    # every process compiles the same program (callback included); process 0 shows it
+    what = (f"{spec.seeds} seed(s)" if not spec.population else
+            f"{spec.num_runs // spec.seeds} members x {spec.seeds} seed(s)")
+    bar = _Progress(progress and primary, total, f"{spec.algo} on {spec.env}, {what}")
     if progress:
         loop.progress_every = progress_every or max(1, total // 100)
         loop.on_progress = bar.inside
     chunk = min(chunk or spec.save_every, total)
     t0 = time.perf_counter()
-    carry = init_seeds(loop.stages, loop.keys)
+    carry = loop.init()
     jax.block_until_ready(carry)
     ckpt = Checkpointer(run_dir / "checkpoints", max_to_keep=3)
     done = 0
     restored = ckpt.restore_latest(carry)
     if restored is not None:
         done, carry = restored
-    _truncate_metrics(run_dir, done)
+    if primary:
+        _truncate_metrics(run_dir, done)
     if done < total:  # compile the usual chunk up front, so training time excludes it
         loop.compiled_chunk(carry, min(chunk, spec.save_every))
     compile_s = time.perf_counter() - t0
@@ -255,9 +348,10 @@ def _run(run_dir: Path, spec: RunSpec, chunk: int, progress: bool,
         t = time.perf_counter()
         bar.chunk_start = done
         result = loop.chunk(carry, n)
-        carry, metrics = result.carry, jax.device_get(result.metrics)
+        carry, metrics = result.carry, parallel.gather(result.metrics)
         train_s += time.perf_counter() - t
-        _append_metrics(run_dir, metrics, done)
+        if primary:
+            _append_metrics(run_dir, metrics, done)
         for logger in loggers:
             logger.log(metrics, done)
         done += n
@@ -271,8 +365,11 @@ def _run(run_dir: Path, spec: RunSpec, chunk: int, progress: bool,
     for logger in loggers:
         logger.close()
     bar.stop()
-    if done == total:
-        _write_summary(run_dir, spec, train_s, compile_s)
+    if jax.process_count() > 1:
+        _record_replicas(run_dir, runs_carry(carry).params, placement)
+    if done == total and primary:
+        _write_summary(run_dir, spec, train_s, compile_s, placement)
+    parallel.sync("jaxmarl-lite:done")
     return run_dir
 
 
@@ -342,30 +439,72 @@ def random_baseline(env, episodes: int = 256, seed: int = 0) -> float:
     return float(np.mean(result.team_return))
 
 
-def _write_summary(run_dir: Path, spec: RunSpec, train_s: float, compile_s: float) -> None:
+def _write_summary(run_dir: Path, spec: RunSpec, train_s: float, compile_s: float,
+                   placement: Optional[parallel.Placement] = None) -> None:
     metrics = read_metrics(run_dir)
     steps = float(metrics["env_steps"][:, -1].sum())
     headline = ""
-    if "eval_return" in metrics:
+    if spec.population:
+        pop = population.Population({k: tuple(v) for k, v in
+                                     spec.population["values"].items()})
+        pbt = bool(spec.population.get("pbt"))
+        kind = "PBT" if pbt else "Sweep"
+        headline = (f"{kind} of {pop.size} members x {spec.seeds} seed(s) in one compiled "
+                    f"program ({', '.join(pop.names)}; `population.csv`"
+                    f"{', `lineage.csv`, `pbt.png`' if pbt else ', `sweep.png`'}):\n\n"
+                    + population.report(run_dir, pop, spec.seeds, metrics, pbt) + "\n")
+    elif "eval_return" in metrics:
         mean, half = mean_ci(metrics["eval_return"][:, -1])
         rand = random_baseline(make(spec.env, **spec.env_kwargs))
         headline = (f"**Final greedy return {float(mean):.3f} ± {float(half):.3f}** (mean, 95% "
                     f"CI over seeds) vs {rand:.3f} for a random policy.\n\n")
-    text = (f"# {spec.algo} on {spec.env}\n\n{headline}{spec.seeds} seed(s) from key {spec.seed}, "
+    runs = (f"{spec.seeds} seed(s)" if not spec.population
+            else f"{spec.num_runs} runs ({spec.seeds} seed(s) per member)")
+    text = (f"# {spec.algo} on {spec.env}\n\n{headline}{runs} from key {spec.seed}, "
             f"{int(metrics['update'][0, -1])} updates, {steps:,.0f} env steps in total; "
             f"setup+compile {compile_s:.1f} s, training {train_s:.1f} s "
-            f"({steps / max(train_s, 1e-9):,.0f} env steps/s; the last session's time).\n\n"
+            f"({steps / max(train_s, 1e-9):,.0f} env steps/s; the last session's time)"
+            f"{_placement_text(placement)}.\n\n"
             f"Final values (last update):\n\n{_final_table(metrics)}\n"
             f"Config: `config.json`; per-update metrics: `metrics/seed_<i>.csv`; "
             f"checkpoints: `checkpoints/`.\n")
     (run_dir / "summary.md").write_text(text)
 
 
+def runs_carry(carry):
+    """The algorithm carries ``[R]`` of a run's carry (a PBT loop wraps them)."""
+    return carry.runs if isinstance(carry, population.PopulationCarry) else carry
+
+
+def _record_replicas(run_dir: Path, params, placement: parallel.Placement) -> None:
+    """Multi-process: every process's hash of the parameters it holds, in ``system.json``;
+    where every process holds the same (one seed group) they must agree, else a warning."""
+    digests = parallel.process_digests(params)
+    if not parallel.is_primary():
+        return
+    path = run_dir / "system.json"
+    info = json.loads(path.read_text())
+    info["process_param_digests"] = digests
+    _write_json(path, info)
+    if placement.seed_shards == 1 and len(set(digests)) > 1:
+        warnings.warn(f"the processes' parameter copies differ ({digests}); the replicas of "
+                      f"this data-parallel run diverged", RuntimeWarning, stacklevel=3)
+
+
+def _placement_text(placement: Optional[parallel.Placement]) -> str:
+    if placement is None:
+        return ""
+    d = placement.describe()
+    procs = f" in {d['processes']} processes" if d["processes"] > 1 else ""
+    return (f" on {placement.num_devices} {d['platform']} device(s){procs}, mesh "
+            f"{placement.seed_shards} seed shard(s) x {placement.env_shards} env shard(s)")
+
+
 def load_final(run_dir: str | Path):
     """``(spec, loop, carry)`` with the newest checkpoint of ``run_dir``."""
     spec = load_spec(run_dir)
     loop = _Loop(spec)
-    like = init_seeds(loop.stages, loop.keys)
+    like = loop.init()
     ckpt = Checkpointer(Path(run_dir) / "checkpoints")
     restored = ckpt.restore_latest(like)
     ckpt.close()
@@ -381,7 +520,8 @@ def evaluate_run(run_dir: str | Path, *, episodes: int = 128, seed: int = 0,
     means; optionally a GIF of one episode of seed 0."""
     spec, loop, carry = load_final(run_dir)
     policy = loop.module.make_policy(loop.config, loop.env)
-    keys = jax.random.split(jax.random.key(seed), spec.seeds)
+    keys = jax.random.split(jax.random.key(seed), spec.num_runs)
+    carry = runs_carry(carry)
     result = jax.jit(jax.vmap(lambda p, k: evaluate(loop.env, policy, p, k, episodes)))(
         carry.params, keys)
     returns = np.asarray(result.team_return)  # [seeds, episodes]

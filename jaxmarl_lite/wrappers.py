@@ -16,6 +16,7 @@ from flax import struct
 from jax.experimental import checkify
 
 from jaxmarl_lite.env import MultiAgentEnv
+from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.spaces import Discrete
 
 
@@ -116,7 +117,7 @@ class VecEnv(Wrapper):
             raise ValueError(f"VecEnv needs num_envs >= 1, got {self.num_envs}")
 
     def reset(self, key):
-        return jax.vmap(self.env.reset)(jax.random.split(key, self.num_envs))
+        return data_parallel(jax.vmap(self.env.reset)(jax.random.split(key, self.num_envs)))
 
     def step(self, key, state, actions):
         actions = jnp.asarray(actions)
@@ -126,7 +127,7 @@ class VecEnv(Wrapper):
                 f"got shape {actions.shape}"
             )
         keys = jax.random.split(key, self.num_envs)
-        return jax.vmap(self.env.step)(keys, state, actions)
+        return data_parallel(jax.vmap(self.env.step)(keys, state, actions))
 
     def global_state(self, state):
         return jax.vmap(self.env.global_state)(state)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Literal, NamedTuple, Tuple
+from typing import Any, ClassVar, Dict, Literal, NamedTuple, Sequence, Tuple
 
 import chex
 import flashbax as fbx
@@ -43,14 +43,26 @@ import optax
 from jaxmarl_lite.algorithms._common.config import ConfigBase
 from jaxmarl_lite.algorithms._common.distributions import ILLEGAL_LOGIT
 from jaxmarl_lite.algorithms._common.evaluation import Policy, evaluate
+from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, carried_schedule,
+                                                   check_hyper, clipped_adam, initial_values,
+                                                   set_hyperparams)
 from jaxmarl_lite.algorithms._common.networks import MLP, activation, agent_id_onehot
 from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, episode_metrics,
                                                       initial_episode_metrics, train_from_stages)
+from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.wrappers import EpisodeStats, VecEnv
 
 
 @dataclasses.dataclass(frozen=True)
 class Config(ConfigBase):
+    TUNABLE: ClassVar[Dict[str, Tuple[float, float]]] = {
+        "actor_lr": (0.0, INF), "critic_lr": (0.0, INF), "max_grad_norm": (0.0, INF),
+        "gamma": (0.0, 1.0), "tau": (0.0, 1.0), "noise_start": (0.0, INF),
+        "noise_end": (0.0, INF), "noise_decay_fraction": (0.0, 1.0),
+        "gumbel_temperature": (0.0, INF), "actor_reg": (0.0, INF)}
+    """Fields that can be carried as data (sweeps, PBT; :mod:`..._common.hyper`), with the
+    interval their values stay in."""
+
     total_timesteps: int = 2_000_000
     """Env-step budget per seed (``num_envs * num_steps`` per update)."""
     num_envs: int = 32
@@ -289,6 +301,7 @@ class Carry(NamedTuple):
     env_steps: jax.Array
     episodes: EpisodeMetrics
     eval_return: jax.Array
+    hyper: Dict[str, jax.Array]  # carried tunable values ({} for a plain config)
 
 
 def make_nets(config: Config, env) -> Nets:
@@ -320,7 +333,10 @@ def make_policy(config: Config, env) -> Policy:
     return Policy(lambda num_envs: (), act)
 
 
-def make_stages(config: Config, env) -> TrainStages:
+def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
+    """The loop as ``init``/``update``; ``hyper`` names tunable fields carried as data
+    (``carry.hyper``, see :mod:`jaxmarl_lite.algorithms._common.hyper`)."""
+    hyper = check_hyper(config, hyper)
     steps_per_update = config.num_envs * config.num_steps
     num_updates = config.total_timesteps // steps_per_update
     if num_updates < 1:
@@ -333,8 +349,7 @@ def make_stages(config: Config, env) -> TrainStages:
     policy = make_policy(config, env)
     masks, states = jax.vmap(env.action_mask), jax.vmap(env.global_state)
     static_mask = env.action_mask_static()
-    opt = lambda lr: optax.chain(optax.clip_by_global_norm(config.max_grad_norm),  # noqa: E731
-                                 optax.adam(lr))
+    opt = lambda lr: clipped_adam(lr, config.max_grad_norm, tunable=bool(hyper))  # noqa: E731
     actor_opt, critic_opt = opt(config.actor_lr), opt(config.critic_lr)
     per_group = lambda f: jax.vmap(f)  # noqa: E731  (one optimiser per parameter group)
     buffer = fbx.make_item_buffer(config.buffer_size, config.batch_size, config.batch_size,
@@ -365,7 +380,8 @@ def make_stages(config: Config, env) -> TrainStages:
         return Carry(params, params, per_group(actor_opt.init)(params.actor),
                      per_group(critic_opt.init)(params.critic), buffer.init(example), env_state,
                      obs, key, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
-                     initial_episode_metrics(), jnp.asarray(jnp.nan, jnp.float32))
+                     initial_episode_metrics(), jnp.asarray(jnp.nan, jnp.float32),
+                     initial_values(config, hyper))
 
     def explore_step(c, key):
         params, noise, env_state, obs = c
@@ -385,32 +401,43 @@ def make_stages(config: Config, env) -> TrainStages:
         return (params, noise, env_state2, obs2), (tr, info)
 
     def sgd_step(state, key):
-        params, target, actor_state, critic_state, buffer_state = state
+        params, target, actor_state, critic_state, buffer_state, hyper_values = state
+        hp = HyperView(config, hyper_values)
         sample_key, target_key, actor_key = jax.random.split(key, 3)
-        batch = buffer.sample(buffer_state, sample_key).experience
-        y = targets_fn(target, batch, target_key)
+        batch = data_parallel(buffer.sample(buffer_state, sample_key).experience)
+        y = targets_fn(target, batch, target_key, gamma=hp.gamma,
+                       temperature=hp.gumbel_temperature)
+        if hyper:
+            critic_state = set_hyperparams(critic_state, learning_rate=hp.critic_lr,
+                                           max_norm=hp.max_grad_norm)
+            actor_state = set_hyperparams(actor_state, learning_rate=hp.actor_lr,
+                                          max_norm=hp.max_grad_norm)
         (c_loss, q_mean), grads = critic_grad(params.critic, batch, y)
         updates, critic_state = per_group(critic_opt.update)(grads, critic_state, params.critic)
         critic = optax.apply_updates(params.critic, updates)
-        (a_loss, _), grads = actor_grad(params.actor, critic, batch, actor_key)
+        (a_loss, _), grads = actor_grad(params.actor, critic, batch, actor_key,
+                                        temperature=hp.gumbel_temperature, reg=hp.actor_reg)
         updates, actor_state = per_group(actor_opt.update)(grads, actor_state, params.actor)
         params = Params(optax.apply_updates(params.actor, updates), critic)
-        target = polyak(target, params, config.tau)
-        return (params, target, actor_state, critic_state, buffer_state), (c_loss, a_loss, q_mean)
+        target = polyak(target, params, hp.tau)
+        return ((params, target, actor_state, critic_state, buffer_state, hyper_values),
+                (c_loss, a_loss, q_mean))
 
     def update(c: Carry):
         key, roll_key, learn_key, eval_key = jax.random.split(c.key, 4)
-        noise = noise_at(c.env_steps)
+        noise = carried_schedule(config, c.hyper, "noise_start", "noise_end",
+                                 "noise_decay_fraction", config.total_timesteps,
+                                 noise_at)(c.env_steps)
         (_, _, env_state, obs), (tr, info) = jax.lax.scan(
             explore_step, (c.params, noise, c.env_state, c.obs),
             jax.random.split(roll_key, config.num_steps))
         flat = jax.tree.map(lambda x: x.reshape((steps_per_update,) + x.shape[2:]), tr)
         buffer_state = buffer.add(c.buffer_state, flat)
         env_steps = c.env_steps + steps_per_update
-        start = (c.params, c.target, c.actor_opt, c.critic_opt, buffer_state)
+        start = (c.params, c.target, c.actor_opt, c.critic_opt, buffer_state, c.hyper)
 
         def learn(_):
-            (p, t, ao, co, _), aux = jax.lax.scan(
+            (p, t, ao, co, *_), aux = jax.lax.scan(
                 sgd_step, start, jax.random.split(learn_key, config.num_sgd_steps))
             return (p, t, ao, co), jnp.stack(aux).mean(-1)
 
@@ -432,7 +459,7 @@ def make_stages(config: Config, env) -> TrainStages:
                        critic_loss=aux[0], actor_loss=aux[1], q_mean=aux[2],
                        noise=jnp.asarray(noise, jnp.float32))
         return Carry(params, target, actor_state, critic_state, buffer_state, env_state, obs,
-                     key, count, env_steps, episodes, eval_return), metrics
+                     key, count, env_steps, episodes, eval_return, c.hyper), metrics
 
     return TrainStages(init, update, num_updates)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Dict, Literal, NamedTuple, Sequence, Tuple
 
 import chex
 import flax.linen as nn
@@ -31,15 +31,25 @@ from jaxmarl_lite.algorithms._common.config import ConfigBase
 from jaxmarl_lite.algorithms._common.distributions import diagonal_gaussian, masked_categorical
 from jaxmarl_lite.algorithms._common.evaluation import Policy, evaluate
 from jaxmarl_lite.algorithms._common.gae import gae
+from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, check_hyper, clipped_adam,
+                                                   initial_values, set_hyperparams)
 from jaxmarl_lite.algorithms._common.networks import ScannedGRU, activation, apply_agents, dense
 from jaxmarl_lite.algorithms._common.normalization import RunningMeanStd
 from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, episode_metrics,
                                                       initial_episode_metrics, train_from_stages)
+from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.wrappers import EpisodeStats, VecEnv
 
 
 @dataclasses.dataclass(frozen=True)
 class Config(ConfigBase):
+    TUNABLE: ClassVar[Dict[str, Tuple[float, float]]] = {
+        "lr": (0.0, INF), "max_grad_norm": (0.0, INF), "gamma": (0.0, 1.0),
+        "gae_lambda": (0.0, 1.0), "clip_eps": (0.0, INF), "value_clip_eps": (0.0, INF),
+        "ent_coef": (0.0, INF), "vf_coef": (0.0, INF)}
+    """Fields that can be carried as data (sweeps, PBT; :mod:`..._common.hyper`), with the
+    interval their values stay in."""
+
     critic: Literal["centralised", "agent_specific", "local"] = "agent_specific"
     """Critic input: global state, global state + agent id (MAPPO), or own obs (IPPO)."""
     total_timesteps: int = 1_000_000
@@ -52,6 +62,12 @@ class Config(ConfigBase):
     """Passes over each rollout."""
     num_minibatches: int = 4
     """Minibatches per epoch (of whole env sequences; must divide ``num_envs``)."""
+    minibatch_strata: int = 1
+    """Stratified minibatches: the envs form this many equal contiguous groups and every
+    minibatch takes the same number of envs from each (1: a uniform shuffle of all envs).
+    In a run whose envs are split over devices, a multiple of the env shards keeps every
+    minibatch on the devices that collected it (no data moves between devices; the run is
+    the same on any number of env shards that divides it)."""
     lr: float = 5e-4
     """Adam learning rate."""
     anneal_lr: bool = True
@@ -100,6 +116,10 @@ class Config(ConfigBase):
                       "ent_coef_final", "None or >= 0")
         self._require(self.num_envs % self.num_minibatches == 0, "num_minibatches",
                       f"a divisor of num_envs={self.num_envs}")
+        self._require_positive("minibatch_strata")
+        self._require(self.num_envs % (self.num_minibatches * self.minibatch_strata) == 0,
+                      "minibatch_strata", f"such that num_minibatches * minibatch_strata "
+                      f"divides num_envs={self.num_envs}")
         activation(self.activation)
 
 
@@ -179,10 +199,11 @@ class Batch(NamedTuple):
     h0: Hidden  # [E, N, H] hidden at the rollout's start
 
 
-def loss(params: Params, batch: Batch, *, nets: Nets, ent_coef=None):
+def loss(params: Params, batch: Batch, *, nets: Nets, ent_coef=None, hyper=None):
     """PPO loss of one minibatch -> ``(total, (value_loss, actor_loss, entropy))``.
-    ``ent_coef`` (a scalar, e.g. :func:`entropy_weight`) overrides ``config.ent_coef``."""
-    cfg = nets.config
+    ``ent_coef`` (a scalar, e.g. :func:`entropy_weight`) overrides ``config.ent_coef``;
+    ``hyper`` (``{field: array}``) overrides tunable config fields."""
+    cfg = HyperView(nets.config, hyper or {})
     ent_coef = cfg.ent_coef if ent_coef is None else ent_coef
     chex.assert_equal_shape([batch.log_prob, batch.advantages, batch.targets])
     _, dist = nets.dist(params, batch.h0.actor, batch.obs, batch.mask, batch.resets)
@@ -193,9 +214,12 @@ def loss(params: Params, batch: Batch, *, nets: Nets, ent_coef=None):
     actor_loss = -jnp.minimum(ratio * adv,
                               jnp.clip(ratio, 1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv).mean()
     v_loss = (value - batch.targets) ** 2
-    if cfg.value_clip_eps > 0:
+    if cfg.carried("value_clip_eps") or cfg.value_clip_eps > 0:
         clipped = batch.value + jnp.clip(value - batch.value, -cfg.value_clip_eps, cfg.value_clip_eps)
-        v_loss = jnp.maximum(v_loss, (clipped - batch.targets) ** 2)
+        clipped_loss = jnp.maximum(v_loss, (clipped - batch.targets) ** 2)
+        # a carried clip of 0 means no clip, as a static one does
+        v_loss = (jnp.where(cfg.value_clip_eps > 0, clipped_loss, v_loss)
+                  if cfg.carried("value_clip_eps") else clipped_loss)
     value_loss = 0.5 * v_loss.mean()
     entropy = dist.entropy().mean()
     total = actor_loss + cfg.vf_coef * value_loss - ent_coef * entropy
@@ -211,27 +235,57 @@ def entropy_weight(config: Config, update: jax.Array, num_updates: int):
     return config.ent_coef + frac * (config.ent_coef_final - config.ent_coef)
 
 
+def minibatch_envs(key, num_envs: int, num_minibatches: int, strata: int = 1) -> jax.Array:
+    """``[num_minibatches, num_envs / num_minibatches]`` env indices of one epoch: a uniform
+    shuffle of all envs (``strata == 1``), or, stratified, ``per / num_minibatches`` envs
+    of each of ``strata`` contiguous groups of ``per = num_envs / strata`` envs per
+    minibatch (group by group)."""
+    if strata == 1:
+        return jax.random.permutation(key, num_envs).reshape(num_minibatches, -1)
+    per = num_envs // strata
+    perms = jax.vmap(lambda k: jax.random.permutation(k, per))(jax.random.split(key, strata))
+    perms = perms + per * jnp.arange(strata)[:, None]  # [G, per] global indices
+    return perms.reshape(strata, num_minibatches, -1).swapaxes(0, 1).reshape(num_minibatches, -1)
+
+
 def learn(params: Params, opt_state, batch: Batch, key, *, nets: Nets, optimizer,
-          ent_coef=None):
+          ent_coef=None, hyper=None):
     """``update_epochs`` epochs of ``num_minibatches`` Adam steps on :func:`loss` over
     minibatches of whole env sequences (axis 1 of the time-major ``batch``) ->
-    ``(params, opt_state, aux [epochs, minibatches, 3])`` (value, actor loss, entropy)."""
+    ``(params, opt_state, aux [epochs, minibatches, 3])`` (value, actor loss, entropy).
+    ``hyper``: carried tunable values (the optimiser's are set into its state first)."""
     cfg = nets.config
+    hp = HyperView(cfg, hyper or {})
+    if hyper:  # a tunable optimiser (make_optimizer(..., tunable=True)) takes the carried values
+        opt_state = set_hyperparams(opt_state, learning_rate=hp.lr, max_norm=hp.max_grad_norm)
     num_envs = batch.obs.shape[1]
+    strata = cfg.minibatch_strata
+    per = num_envs // strata
+
+    def gather(x, idx, axis):
+        """``x`` at the envs ``idx`` of the env ``axis``; stratified: a batched gather per
+        group (each group stays on its devices)."""
+        if strata == 1:
+            return x[:, idx] if axis == 1 else x[idx]
+        local = idx.reshape(strata, -1) - per * jnp.arange(strata)[:, None]
+        grouped = data_parallel(x.reshape(x.shape[:axis] + (strata, per) + x.shape[axis + 1:]),
+                                axis)
+        picked = jax.vmap(lambda g, i: jnp.take(g, i, axis=axis), in_axes=(axis, 0),
+                          out_axes=axis)(grouped, local)
+        return picked.reshape(x.shape[:axis] + (-1,) + x.shape[axis + 1:])
 
     def epoch(state, key):
-        perm = jax.random.permutation(key, num_envs).reshape(cfg.num_minibatches, -1)
-
         def minibatch(state, idx):
             params, opt_state = state
-            take = lambda x: x[:, idx]  # noqa: E731
-            mb = Batch(*[take(x) for x in batch[:-1]], Hidden(*[h[idx] for h in batch.h0]))
-            (_, aux), grads = jax.value_and_grad(loss, has_aux=True)(params, mb, nets=nets,
-                                                                     ent_coef=ent_coef)
+            mb = Batch(*[data_parallel(gather(x, idx, 1), 1) for x in batch[:-1]],
+                       data_parallel(Hidden(*[gather(h, idx, 0) for h in batch.h0]), 0))
+            (_, aux), grads = jax.value_and_grad(loss, has_aux=True)(
+                params, mb, nets=nets, ent_coef=ent_coef, hyper=hyper)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), jnp.stack(aux)
 
-        return jax.lax.scan(minibatch, state, perm)
+        return jax.lax.scan(minibatch, state, minibatch_envs(key, num_envs, cfg.num_minibatches,
+                                                             strata))
 
     (params, opt_state), aux = jax.lax.scan(
         epoch, (params, opt_state), jax.random.split(key, cfg.update_epochs))
@@ -251,6 +305,7 @@ class Carry(NamedTuple):
     env_steps: jax.Array
     episodes: EpisodeMetrics
     eval_return: jax.Array
+    hyper: Dict[str, jax.Array]  # carried tunable values ({} for a plain config)
 
 
 def make_nets(config: Config, env) -> Nets:
@@ -273,15 +328,20 @@ def make_policy(config: Config, env) -> Policy:
     return Policy(lambda e: jnp.zeros((e, env.num_agents, config.hidden_size)), act)
 
 
-def make_optimizer(config: Config, num_updates: int):
+def make_optimizer(config: Config, num_updates: int, tunable: bool = False):
     """Adam (eps 1e-5) after global-norm clipping; the LR anneals linearly to 0 over all
-    ``num_updates * update_epochs * num_minibatches`` steps when ``anneal_lr``."""
+    ``num_updates * update_epochs * num_minibatches`` steps when ``anneal_lr``. ``tunable``:
+    the LR and the clip are ``inject_hyperparams`` values set from the carry by
+    :func:`learn` (:func:`~jaxmarl_lite.algorithms._common.hyper.clipped_adam`)."""
     grad_steps = num_updates * config.update_epochs * config.num_minibatches
-    lr = optax.linear_schedule(config.lr, 0.0, grad_steps) if config.anneal_lr else config.lr
-    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
+    return clipped_adam(config.lr, config.max_grad_norm, eps=1e-5, tunable=tunable,
+                        anneal_steps=grad_steps if config.anneal_lr else 0)
 
 
-def make_stages(config: Config, env) -> TrainStages:
+def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
+    """The loop as ``init``/``update``; ``hyper`` names tunable fields carried as data
+    (``carry.hyper``, see :mod:`jaxmarl_lite.algorithms._common.hyper`)."""
+    hyper = check_hyper(config, hyper)
     steps_per_update = config.num_envs * config.num_steps
     num_updates = config.total_timesteps // steps_per_update
     if num_updates < 1:
@@ -291,7 +351,7 @@ def make_stages(config: Config, env) -> TrainStages:
     venv = VecEnv(EpisodeStats(env), e)
     nets = make_nets(config, env)
     policy = make_policy(config, env)
-    optimizer = make_optimizer(config, num_updates)
+    optimizer = make_optimizer(config, num_updates, tunable=bool(hyper))
     masks = jax.vmap(env.action_mask)
     states = jax.vmap(env.global_state)
     zeros_h = lambda: jnp.zeros((e, n, config.hidden_size))  # noqa: E731
@@ -317,7 +377,8 @@ def make_stages(config: Config, env) -> TrainStages:
         return Carry(params, optimizer.init(params), RunningMeanStd.create(), env_state, obs,
                      jnp.ones((e,), bool), Hidden(zeros_h(), zeros_h()), key,
                      jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
-                     initial_episode_metrics(), jnp.asarray(jnp.nan, jnp.float32))
+                     initial_episode_metrics(), jnp.asarray(jnp.nan, jnp.float32),
+                     initial_values(config, hyper))
 
     def rollout_step(c, key):
         params, stats, env_state, obs, first, hidden = c
@@ -344,10 +405,10 @@ def make_stages(config: Config, env) -> TrainStages:
         start = (c.params, c.value_stats, c.env_state, c.obs, c.first, c.hidden)
         (_, _, env_state, obs, first, hidden), tr = jax.lax.scan(
             rollout_step, start, jax.random.split(roll_key, config.num_steps))
-        stats = c.value_stats
+        stats, hp = c.value_stats, HyperView(config, c.hyper)
         denorm = stats.denormalize if config.value_norm else (lambda x: x)
         adv, targets = gae(tr["reward"], denorm(tr["value"]), denorm(tr["next_value"]),
-                           tr["term"], tr["done"], config.gamma, config.gae_lambda)
+                           tr["term"], tr["done"], hp.gamma, hp.gae_lambda)
         if config.value_norm:
             stats = stats.update(targets.reshape(-1))
             targets = stats.normalize(targets)
@@ -356,7 +417,7 @@ def make_stages(config: Config, env) -> TrainStages:
 
         params, opt_state, aux = learn(
             c.params, c.opt_state, batch, perm_key, nets=nets, optimizer=optimizer,
-            ent_coef=entropy_weight(config, c.update_count, num_updates))
+            ent_coef=entropy_weight(hp, c.update_count, num_updates), hyper=c.hyper)
         count = c.update_count + 1
         eval_return = jax.lax.cond(
             (count % config.eval_every == 0) | (count == num_updates),
@@ -371,7 +432,7 @@ def make_stages(config: Config, env) -> TrainStages:
                        episode_length=episodes.episode_length, eval_return=eval_return,
                        value_loss=aux[0], actor_loss=aux[1], entropy=aux[2])
         return Carry(params, opt_state, stats, env_state, obs, first, hidden, key, count,
-                     env_steps, episodes, eval_return), metrics
+                     env_steps, episodes, eval_return, c.hyper), metrics
 
     return TrainStages(init, update, num_updates)
 

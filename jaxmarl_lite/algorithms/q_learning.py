@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Dict, Literal, NamedTuple, Sequence, Tuple
 
 import chex
 import flashbax as fbx
@@ -34,16 +34,27 @@ import optax
 
 from jaxmarl_lite.algorithms._common.config import ConfigBase
 from jaxmarl_lite.algorithms._common.evaluation import Policy, evaluate
+from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, carried_schedule,
+                                                   check_hyper, clipped_adam, initial_values,
+                                                   set_hyperparams)
 from jaxmarl_lite.algorithms._common.mixers import QMixer, vdn
 from jaxmarl_lite.algorithms._common.networks import ScannedGRU, apply_agents, dense
 from jaxmarl_lite.algorithms._common.normalization import RunningMeanStd
 from jaxmarl_lite.algorithms._common.training import TrainStages, train_from_stages
+from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.spaces import random_legal
 from jaxmarl_lite.wrappers import VecEnv
 
 
 @dataclasses.dataclass(frozen=True)
 class Config(ConfigBase):
+    TUNABLE: ClassVar[Dict[str, Tuple[float, float]]] = {
+        "lr": (0.0, INF), "max_grad_norm": (0.0, INF), "gamma": (0.0, 1.0),
+        "td_lambda": (0.0, 1.0), "tau": (0.0, 1.0), "eps_start": (0.0, 1.0),
+        "eps_finish": (0.0, 1.0), "eps_decay_fraction": (0.0, 1.0)}
+    """Fields that can be carried as data (sweeps, PBT; :mod:`..._common.hyper`), with the
+    interval their values stay in."""
+
     mixer: Literal["none", "vdn", "qmix"] = "qmix"
     """Value decomposition: ``none`` (IQL), ``vdn`` (sum) or ``qmix`` (hypernetwork)."""
     total_timesteps: int = 1_000_000
@@ -181,7 +192,7 @@ def td_lambda_targets(rewards, terminated, valid, next_values, gamma: float, td_
     ``G'_{t+1} = G_{t+1}`` while the episode continues past ``t + 1`` and ``V_{t+1}`` at its
     end (so a truncated episode bootstraps from ``V`` of its final observation).
     ``td_lambda = 0`` gives ``r_t + gamma (1 - term_t) V_{t+1}``."""
-    if td_lambda == 0.0:  # one-step targets need no backward pass over time
+    if isinstance(td_lambda, (int, float)) and td_lambda == 0.0:  # static: no pass over time
         return rewards + gamma * (1.0 - terminated.astype(jnp.float32)) * next_values
     cont = jnp.concatenate([valid[1:], jnp.zeros_like(valid[:1])])
     cont = cont.reshape(cont.shape + (1,) * (rewards.ndim - valid.ndim))
@@ -258,6 +269,7 @@ class Carry(NamedTuple):
     update_count: jax.Array  # [] int32
     env_steps: jax.Array  # [] int32
     eval_return: jax.Array  # [] last greedy evaluation (nan before the first)
+    hyper: Dict[str, jax.Array]  # carried tunable values ({} for a plain config)
 
 
 def make_policy(config: Config, env) -> Policy:
@@ -307,7 +319,10 @@ def rollout(env, config: Config, network: QNetwork, params: QParams, key, epsilo
     return jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), episode)  # [num_envs, T(+1), ...]
 
 
-def make_stages(config: Config, env) -> TrainStages:
+def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
+    """The loop as ``init``/``update``; ``hyper`` names tunable fields carried as data
+    (``carry.hyper``, see :mod:`jaxmarl_lite.algorithms._common.hyper`)."""
+    hyper = check_hyper(config, hyper)
     if not env.is_discrete:
         raise ValueError(f"{type(env).__name__}: Q-learning needs discrete actions "
                          "(e.g. make(..., continuous_actions=False))")
@@ -321,9 +336,8 @@ def make_stages(config: Config, env) -> TrainStages:
     mixer = make_mixer(config)
     loss_fn = functools.partial(loss, config=config, network=network, mixer=mixer)
     num_grad_steps = num_updates * config.num_sgd_steps
-    lr = (optax.linear_schedule(config.lr, 0.0, num_grad_steps) if config.lr_linear_decay
-          else config.lr)
-    optimizer = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr))
+    optimizer = clipped_adam(config.lr, config.max_grad_norm, tunable=bool(hyper),
+                             anneal_steps=num_grad_steps if config.lr_linear_decay else 0)
     buffer = fbx.make_item_buffer(config.buffer_size, config.batch_size, config.batch_size,
                                   add_batches=True)
     epsilon_at = optax.linear_schedule(
@@ -349,20 +363,28 @@ def make_stages(config: Config, env) -> TrainStages:
         example = jax.tree.map(lambda s: jnp.zeros(s.shape[1:], s.dtype), shapes)
         return Carry(params, params, optimizer.init(params), buffer.init(example),
                      RunningMeanStd.create((n,)), key, jnp.zeros((), jnp.int32),
-                     jnp.zeros((), jnp.int32), jnp.asarray(jnp.nan, jnp.float32))
+                     jnp.zeros((), jnp.int32), jnp.asarray(jnp.nan, jnp.float32),
+                     initial_values(config, hyper))
 
     def sgd_step(state, key):
-        params, opt_state, buffer_state, target_params, reward_stats = state
-        batch = buffer.sample(buffer_state, key).experience
+        params, opt_state, buffer_state, target_params, reward_stats, hyper_values = state
+        hp = HyperView(config, hyper_values)
+        batch = data_parallel(buffer.sample(buffer_state, key).experience)
         (value, q_mean), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, target_params, batch, reward_stats)
+            params, target_params, batch, reward_stats, config=hp)
+        if hyper:
+            opt_state = set_hyperparams(opt_state, learning_rate=hp.lr, max_norm=hp.max_grad_norm)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        return (params, opt_state, buffer_state, target_params, reward_stats), (value, q_mean)
+        return ((params, opt_state, buffer_state, target_params, reward_stats, hyper_values),
+                (value, q_mean))
 
     def update(c: Carry):
         key, roll_key, learn_key, eval_key = jax.random.split(c.key, 4)
-        epsilon = epsilon_at(c.env_steps)
+        hp = HyperView(config, c.hyper)
+        epsilon = carried_schedule(config, c.hyper, "eps_start", "eps_finish",
+                                   "eps_decay_fraction", config.total_timesteps,
+                                   epsilon_at)(c.env_steps)
         episodes = rollout(env, config, network, c.params, roll_key, epsilon)
         buffer_state = buffer.add(c.buffer_state, episodes)
         valid = episodes.valid.astype(jnp.float32)
@@ -371,7 +393,8 @@ def make_stages(config: Config, env) -> TrainStages:
 
         def learn(_):
             (params, opt_state, *_), (losses, q_means) = jax.lax.scan(
-                sgd_step, (c.params, c.opt_state, buffer_state, c.target_params, reward_stats),
+                sgd_step, (c.params, c.opt_state, buffer_state, c.target_params, reward_stats,
+                           c.hyper),
                 jax.random.split(learn_key, config.num_sgd_steps))
             return params, opt_state, losses.mean(), q_means.mean()
 
@@ -383,7 +406,7 @@ def make_stages(config: Config, env) -> TrainStages:
         count = c.update_count + 1
         refresh = (count % config.target_update_interval) == 0
         target_params = jax.tree.map(
-            lambda t, p: jnp.where(refresh, optax.incremental_update(p, t, config.tau), t),
+            lambda t, p: jnp.where(refresh, optax.incremental_update(p, t, hp.tau), t),
             c.target_params, params)
         eval_return = jax.lax.cond(
             (count % config.eval_every == 0) | (count == num_updates),
@@ -396,7 +419,7 @@ def make_stages(config: Config, env) -> TrainStages:
                        episode_length=valid.sum(-1).mean(), eval_return=eval_return,
                        loss=loss_value, q_mean=q_mean, epsilon=jnp.asarray(epsilon, jnp.float32))
         carry = Carry(params, target_params, opt_state, buffer_state, reward_stats, key, count,
-                      env_steps, eval_return)
+                      env_steps, eval_return, c.hyper)
         return carry, metrics
 
     return TrainStages(init, update, num_updates)

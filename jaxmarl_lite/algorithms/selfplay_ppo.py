@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, NamedTuple
+from typing import Any, Dict, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -46,7 +46,9 @@ from jaxmarl_lite import selfplay
 from jaxmarl_lite.algorithms import ppo
 from jaxmarl_lite.algorithms._common.evaluation import Policy
 from jaxmarl_lite.algorithms._common.gae import gae
+from jaxmarl_lite.algorithms._common.hyper import HyperView, check_hyper, initial_values
 from jaxmarl_lite.algorithms._common.training import TrainStages, train_from_stages
+from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.spaces import random_legal
 from jaxmarl_lite.typecheck import require_int
 
@@ -135,6 +137,7 @@ class Carry(NamedTuple):
     update_count: jax.Array
     env_steps: jax.Array
     evals: jax.Array  # [4] last greedy evaluation: win/loss vs random, draw/loss vs minimax
+    hyper: Dict[str, jax.Array]  # carried tunable values ({} for a plain config)
 
 
 def _select(cond, new, old):
@@ -338,7 +341,10 @@ def make_game(config: Config, env) -> Game:
     return Game(view, learner_view, new_games, decision)
 
 
-def make_stages(config: Config, env) -> TrainStages:
+def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
+    """The loop as ``init``/``update``; ``hyper`` names PPO's tunable fields carried as data
+    (:mod:`jaxmarl_lite.algorithms._common.hyper`)."""
+    hyper = check_hyper(config, hyper)
     from jaxmarl_lite.envs.tictactoe_minimax import play_matches
 
     turn_based = False
@@ -354,7 +360,7 @@ def make_stages(config: Config, env) -> TrainStages:
         raise ValueError(f"total_timesteps={config.total_timesteps} is less than one update "
                          f"(num_envs * num_steps = {per_update})")
     nets = ppo.make_nets(config, env)
-    optimizer = ppo.make_optimizer(config, num_updates)
+    optimizer = ppo.make_optimizer(config, num_updates, tunable=bool(hyper))
     policy = make_policy(config, env)
     game = make_game(config, env)
     view, learner_view, new_games, decision = game
@@ -375,7 +381,7 @@ def make_stages(config: Config, env) -> TrainStages:
             params, pool, blank, True, jax.random.split(kg, config.num_envs))
         return Carry(params, optimizer.init(params), pool, games, key,
                      jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
-                     jnp.full((4,), jnp.nan, jnp.float32))
+                     jnp.full((4,), jnp.nan, jnp.float32), initial_values(config, hyper))
 
     def evaluate(params, key):
         rand_key, mm_key = jax.random.split(key)
@@ -390,14 +396,16 @@ def make_stages(config: Config, env) -> TrainStages:
         step = jax.vmap(decision, in_axes=(None, None, 0, 0))
 
         def scan_step(games, key):
-            return step(c.params, c.pool, games, jax.random.split(key, config.num_envs))
+            return data_parallel(step(c.params, c.pool, games,
+                                      jax.random.split(key, config.num_envs)))
 
         games, tr = jax.lax.scan(scan_step, c.games,
                                  jax.random.split(roll_key, config.num_steps))
+        hp = HyperView(config, c.hyper)
         last_value = jax.vmap(lambda g: view(c.params, *learner_view(g)[:2])[1])(games)
         next_values = jnp.concatenate([tr["value"][1:], last_value[None]], 0)
         adv, targets = gae(tr["reward"], tr["value"], next_values, tr["done"], tr["done"],
-                           config.gamma, config.gae_lambda)
+                           hp.gamma, hp.gae_lambda)
         agent = lambda x: x[:, :, None]  # noqa: E731  (a single learner on the agent axis)
         h0 = jnp.zeros((config.num_envs, 1, config.hidden_size))
         batch = ppo.Batch(agent(tr["obs"]), agent(tr["obs"]), agent(tr["mask"]),
@@ -407,7 +415,7 @@ def make_stages(config: Config, env) -> TrainStages:
                           ppo.Hidden(h0, h0))
         params, opt_state, aux = ppo.learn(
             c.params, c.opt_state, batch, learn_key, nets=nets, optimizer=optimizer,
-            ent_coef=ppo.entropy_weight(config, c.update_count, num_updates))
+            ent_coef=ppo.entropy_weight(hp, c.update_count, num_updates), hyper=c.hyper)
         count = c.update_count + 1
         pool = selfplay.add_if(c.pool, params, count % config.snapshot_every == 0)
         evals = jax.lax.cond((count % config.eval_every == 0) | (count == num_updates),
@@ -424,7 +432,8 @@ def make_stages(config: Config, env) -> TrainStages:
                        eval_win_random=evals[0], eval_loss_random=evals[1],
                        eval_draw_minimax=evals[2], eval_loss_minimax=evals[3],
                        value_loss=aux[0], actor_loss=aux[1], entropy=aux[2])
-        return Carry(params, opt_state, pool, games, key, count, env_steps, evals), metrics
+        return Carry(params, opt_state, pool, games, key, count, env_steps, evals,
+                     c.hyper), metrics
 
     return TrainStages(init, update, num_updates)
 

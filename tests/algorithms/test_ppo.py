@@ -155,3 +155,28 @@ def test_learns_beyond_random(module, env_name, env_kwargs, overrides):
     # grid_meet: random about -15, optimum 7; simple (continuous): random about -39
     margin = 10.0 if env_name == "grid_meet" else 15.0
     assert float(trained) > float(rand) + margin, (float(trained), float(rand))
+
+
+@pytest.mark.parametrize("strata", [1, 2, 4])
+def test_minibatch_envs_partition_every_env_and_stratify(strata):
+    """Every epoch's minibatches partition the envs; stratified ones take the same number of
+    envs from each contiguous group; the uniform shuffle is the old permutation."""
+    num_envs, m = 16, 2
+    idx = np.asarray(ppo.minibatch_envs(jax.random.key(3), num_envs, m, strata))
+    assert idx.shape == (m, num_envs // m)
+    assert sorted(idx.ravel().tolist()) == list(range(num_envs))
+    groups = idx // (num_envs // strata)
+    for row in groups:
+        assert np.bincount(row, minlength=strata).tolist() == [num_envs // m // strata] * strata
+    if strata == 1:
+        np.testing.assert_array_equal(
+            idx, np.asarray(jax.random.permutation(jax.random.key(3), num_envs)).reshape(m, -1))
+    else:  # shuffled within groups, not a fixed order
+        assert not np.array_equal(np.sort(idx, axis=1), idx) or strata == num_envs // m
+
+
+def test_minibatch_strata_validation():
+    with pytest.raises(ValueError, match="minibatch_strata must be such that num_minibatches"):
+        ppo.Config(num_envs=16, num_minibatches=4, minibatch_strata=8)
+    with pytest.raises(ValueError, match="minibatch_strata must be > 0"):
+        ppo.Config(minibatch_strata=0)

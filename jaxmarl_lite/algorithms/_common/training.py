@@ -21,6 +21,8 @@ from typing import Any, Callable, Dict, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from jaxmarl_lite.parallel import seed_axis_name
+
 
 class TrainResult(NamedTuple):
     carry: Any
@@ -41,15 +43,17 @@ def run_updates(stages: TrainStages, carry: Any, num_updates: int) -> TrainResul
 
 def run_updates_seeds(stages: TrainStages, carry: Any, num_updates: int,
                       progress: Optional[Callable[[Any, Dict[str, Any]], None]] = None,
-                      every: int = 0) -> TrainResult:
+                      every: int = 0, batched_update: Optional[Callable] = None) -> TrainResult:
     """:func:`run_updates` for a carry of many seeds (leading axis ``[S]``): one ``lax.scan``
     over updates of the vmapped ``update``; metrics come back ``[S, num_updates]``.
 
     With ``progress`` and ``every > 0``, ``progress(i, metrics)`` runs on the host after
     every ``every``-th update of the scan (``i``: updates done in this call, ``metrics``:
     that update's ``[S]`` values) through ``jax.debug.callback``: the loop stays one
-    compiled call and the results are bitwise those without the callback."""
-    update = jax.vmap(stages.update)
+    compiled call and the results are bitwise those without the callback.
+    ``batched_update`` replaces the vmapped ``stages.update`` by an update of the whole
+    batch of runs (e.g. population-based training, :mod:`jaxmarl_lite.population`)."""
+    update = batched_update or jax.vmap(stages.update, spmd_axis_name=seed_axis_name())
 
     def body(c, i):
         c, metrics = update(c)
