@@ -209,6 +209,14 @@ def load_jaxmarl_baseline(path: str | Path):
             stub.OmegaConf = type("OmegaConf", (), {"to_container": staticmethod(lambda c, **k: c),
                                                     "to_yaml": staticmethod(str)})
             sys.modules[name] = stub
+    if "wandb" not in sys.modules or hasattr(sys.modules["wandb"], "init"):
+        try:  # a real wandb: its scripts call wandb.log from inside the loop
+            import wandb
+
+            if getattr(wandb, "run", None) is None:
+                wandb.init(mode="disabled")
+        except ImportError:
+            pass
     qr_free_orthogonal_init()
     path = Path(path)
     spec = importlib.util.spec_from_file_location(f"jaxmarl_baseline_{path.stem}", path)

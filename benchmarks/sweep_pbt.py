@@ -142,6 +142,7 @@ def main(argv=None):
     parser.add_argument("--members", type=int, default=8)
     parser.add_argument("--pbt-steps", type=int, default=640_000, help="env steps per member")
     parser.add_argument("--pbt-every", type=int, default=20)
+    parser.add_argument("--tag", default="", help="results/<name>_<tag>.{json,md}")
     args = parser.parse_args(argv)
     parallel.use_cpu_devices()  # as the CLI does: one CPU device per core
 
@@ -165,7 +166,7 @@ def main(argv=None):
               + markdown_table(["lr", "sweep", "separate", "max |difference|"], rows)
               + f"\nReproduce: `python benchmarks/sweep_pbt.py {' '.join(sys.argv[1:])}`\n")
         print(md)
-        write_result("sweep_vs_separate", rec, md)
+        write_result("sweep_vs_separate" + (f"_{args.tag}" if args.tag else ""), rec, md)
         return
     rows, record = [], {}
     for task in args.tasks:
@@ -187,7 +188,8 @@ def main(argv=None):
               + markdown_table(["task", "population", "best member", "population mean",
                                 "best per seed", "wall s"], rows)
               + f"\nReproduce: `python benchmarks/sweep_pbt.py {' '.join(sys.argv[1:])}`\n")
-        write_result("pbt_vs_fixed", dict(results=record, start=start, args=vars(args)), md)
+        write_result("pbt_vs_fixed" + (f"_{args.tag}" if args.tag else ""),
+                     dict(results=record, start=start, args=vars(args)), md)
     print(md)
 
 

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from jaxmarl_lite import algorithms, parallel, population, runs
-from jaxmarl_lite.registry import make, registered_envs, unknown_name_message
+from jaxmarl_lite.registry import (import_env_module, make, registered_envs,
+                                   unknown_name_message)
 
 
 def parse_value(text: str, hint: Any, where: str) -> Any:
@@ -104,9 +105,16 @@ def parse_overrides(algo: str, items: List[str], config_file: Optional[str]) -> 
         if path.suffix in (".yaml", ".yml"):
             import yaml
 
-            loaded = yaml.safe_load(text) or {}
+            try:
+                loaded = yaml.safe_load(text) or {}
+            except yaml.YAMLError as err:
+                raise ValueError(f"--config {config_file} is not valid YAML: "
+                                 f"{str(err).splitlines()[0]}") from None
         else:
-            loaded = json.loads(text)
+            try:
+                loaded = json.loads(text)
+            except ValueError as err:
+                raise ValueError(f"--config {config_file} is not valid JSON: {err}") from None
         if not isinstance(loaded, dict):
             raise ValueError(f"{config_file} must hold a mapping of {config_cls.__name__} fields")
         config_cls.check_names(loaded)
@@ -132,7 +140,41 @@ def parse_env_kwargs(env: str, items: List[str]) -> Dict[str, Any]:
 
 def _monitoring(args) -> Dict[str, Any]:
     return dict(progress_every=args.progress_every, tensorboard=args.tensorboard,
-                wandb_project=args.wandb, devices=args.devices, shard=args.shard)
+                wandb_project=args.wandb, devices=args.devices, shard=args.shard,
+                on_nan=args.on_nan)
+
+
+def resume_conflicts(args, run_dir: str) -> List[str]:
+    """What a ``train --resume`` command line asks that the run does not have (a resumed run
+    continues with its own settings, so differing ones are refused, not ignored)."""
+    spec = runs.load_spec(run_dir)
+    found = []
+    for name, given, have in (("ALGO", args.algo, spec.algo), ("ENV", args.env, spec.env),
+                              ("--seeds", args.seeds, spec.seeds),
+                              ("--seed", args.seed, spec.seed),
+                              ("--env-module", args.env_module, spec.env_module)):
+        if given is not None and given != have:
+            found.append(f"{name} {given} (the run has {have})")
+    if args.set or args.config or args.preset or args.total_steps:
+        overrides = parse_overrides(spec.algo, args.set, args.config)
+        if args.total_steps:
+            overrides["total_timesteps"] = args.total_steps
+        wanted = runs.resolve_config(spec.algo, args.preset, overrides).to_dict()
+        asked = set(overrides) | (set(wanted) if args.preset else set())
+        for key in sorted(asked):
+            if wanted[key] != spec.config.get(key):
+                found.append(f"{key}={wanted[key]!r} (the run has {spec.config.get(key)!r})")
+    if args.env_set:
+        if spec.env_module:
+            import_env_module(spec.env_module)
+        kwargs = parse_env_kwargs(spec.env, args.env_set)
+        for key, value in kwargs.items():
+            if spec.env_kwargs.get(key, value) != value or key not in spec.env_kwargs:
+                found.append(f"--env-set {key}={value!r} (the run has "
+                             f"{spec.env_kwargs.get(key, 'the default')!r})")
+    if args.grid or args.range or getattr(args, "pbt", False):
+        found.append("--grid/--range/--pbt (a run's population is fixed when it starts)")
+    return found
 
 
 def _start_processes(args) -> None:
@@ -198,7 +240,8 @@ def _population(args, config) -> tuple:
                              "--population N (PBT)")
         import jax
 
-        pop = population.random_points(config, ranges, size, jax.random.key(args.seed + 1))
+        pop = population.random_points(config, ranges, size,
+                                       jax.random.key((args.seed or 0) + 1))
     pbt = None
     if pbt_on:
         pbt = population.PBT(every=args.pbt_every, fraction=args.pbt_fraction,
@@ -212,23 +255,33 @@ def _cmd_train(args) -> int:
     parallel.use_cpu_devices(1 if args.devices == 1 else None)
     _start_processes(args)
     if getattr(args, "resume", None):
-        run_dir = runs.resume(args.resume, progress=not args.no_progress, **_monitoring(args))
+        conflicts = resume_conflicts(args, args.resume)
+        if conflicts:
+            raise ValueError(f"--resume {args.resume} continues the run with its own settings; "
+                             f"these differ: {'; '.join(conflicts)}")
+        run_dir = runs.resume(args.resume, progress=not args.no_progress,
+                              restart=args.restart, **_monitoring(args))
     else:
         if args.algo is None or args.env is None:
             raise ValueError("train needs ALGO and ENV (or --resume RUN_DIR)")
         overrides = parse_overrides(args.algo, args.set, args.config)
+        if args.env_module:
+            import_env_module(args.env_module)
         env_kwargs = parse_env_kwargs(args.env, args.env_set)
         config = runs.resolve_config(args.algo, args.preset, dict(
             overrides, **({"total_timesteps": args.total_steps} if args.total_steps else {})))
         sweep, pbt = _population(args, config)
         suffix = "_sweep" if args.command == "sweep" else ("_pbt" if pbt else "")
         out = args.out or f"runs/{args.algo}_{args.env}{suffix}"
-        run_dir = runs.train(args.algo, args.env, out=out, seeds=args.seeds, seed=args.seed,
+        if getattr(args, "restart", False):
+            raise ValueError("--restart goes with --resume RUN_DIR")
+        run_dir = runs.train(args.algo, args.env, out=out, seeds=args.seeds or 1,
+                             seed=args.seed or 0,
                              total_steps=args.total_steps, preset=args.preset,
                              overrides=overrides, env_kwargs=env_kwargs,
                              save_every=args.save_every, progress=not args.no_progress,
                              stop_after=args.stop_after, sweep=sweep, pbt=pbt,
-                             **_monitoring(args))
+                             env_module=args.env_module, **_monitoring(args))
     if not parallel.is_primary():
         return 0  # process 0 reports
     summary = Path(run_dir) / "summary.md"
@@ -286,9 +339,13 @@ def _cmd_bench(args) -> int:
 def _training_args(p: argparse.ArgumentParser) -> None:
     """The options shared by ``train`` and ``sweep``."""
     p.add_argument("algo", nargs="?", help=f"one of {', '.join(sorted(algorithms.ALGORITHMS))}")
-    p.add_argument("env", nargs="?", help="a registered env (see `list`)")
-    p.add_argument("--seeds", type=count(1), default=1, help="seeds trained at once (vmap)")
-    p.add_argument("--seed", type=count(0), default=0, help="base PRNG key")
+    p.add_argument("env", nargs="?", help="a registered env (see `list`) or an import "
+                   "reference pkg.module:Factory of a custom env")
+    p.add_argument("--env-module", metavar="MODULE",
+                   help="import MODULE first (it registers a custom env by name); recorded "
+                        "in the run, so --resume, eval and plot import it too")
+    p.add_argument("--seeds", type=count(1), help="seeds trained at once (vmap; default 1)")
+    p.add_argument("--seed", type=count(0), help="base PRNG key (default 0)")
     p.add_argument("--total-steps", type=count(1),
                    help="env steps per seed (Config.total_timesteps)")
     p.add_argument("--preset", help="a named config preset (see `list`)")
@@ -329,6 +386,9 @@ def _training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--distributed", action="store_true",
                    help="multi-host with the cluster read from the environment (SLURM, "
                         "Open MPI, cloud TPU)")
+    p.add_argument("--on-nan", choices=runs.ON_NAN, default="stop",
+                   help="when a run's parameters or losses become non-finite: stop (exit 3, "
+                        "keep the last finite checkpoint) or warn and train on")
     p.add_argument("--stop-after", type=count(1), help=argparse.SUPPRESS)  # tests: interrupt
 
 
@@ -338,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train an algorithm on an env (seeds vmapped)")
     _training_args(t)
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    t.add_argument("--restart", action="store_true",
+                   help="with --resume: when no checkpoint can be restored, train the run "
+                        "again from update 0 (otherwise that is an error)")
     t.add_argument("--pbt", action="store_true",
                    help="population-based training: members start from --grid points or "
                         "--population N draws from --range, and every --pbt-every updates "
@@ -377,12 +440,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> str:
+    return f"jaxmarl-lite: warning: {message}\n"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    import warnings
+
+    warnings.formatwarning = _one_line_warning  # a warning is one line on the command line
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, ImportError) as err:
+    except runs.NonFiniteError as err:
         print(f"jaxmarl-lite {args.command}: error: {err}", file=sys.stderr)
+        return 3
+    except (ValueError, TypeError, OSError, ImportError, RuntimeError) as err:
+        # bad names, values and files (missing, unreadable, read-only, a file for a
+        # directory, broken YAML/JSON), a locked run directory, corrupt checkpoints
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"jaxmarl-lite {args.command}: error: {text}", file=sys.stderr)
         return 2
 
 

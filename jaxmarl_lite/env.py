@@ -130,10 +130,16 @@ class MultiAgentEnv:
     # ---------------------------------------------------------------- public API
     def reset(self, key: jax.Array) -> Tuple[Obs, Any]:
         """Start an episode: ``obs`` ``[num_agents, obs_dim]`` and the initial state."""
-        return self.reset_env(key)
+        return self.reset_env(check_key(key, f"{type(self).__name__}.reset"))
 
     def step(self, key: jax.Array, state: Any, actions: jax.Array) -> StepOutput:
         """One transition with auto-reset (see the module docstring)."""
+        key = check_key(key, f"{type(self).__name__}.step")
+        nonfinite = None
+        if not self.is_discrete:
+            raw = jnp.asarray(actions)
+            nonfinite = (~jnp.isfinite(raw)).sum().astype(jnp.int32) if raw.dtype.kind == "f" \
+                else None
         actions = self.check_actions(actions)
         key_step, key_reset = jax.random.split(key)
         obs_step, state_step, reward, terminated, truncated, info = self.step_env(
@@ -146,6 +152,8 @@ class MultiAgentEnv:
         info = dict(info)
         info["final_obs"] = obs_step
         info["final_global_state"] = self.global_state(state_step)
+        if nonfinite is not None:
+            info["nonfinite_actions"] = nonfinite
         return obs, state, reward, terminated, truncated, info
 
     def sample_actions(self, key: jax.Array, state: Any = None) -> jax.Array:
@@ -174,6 +182,9 @@ class MultiAgentEnv:
             return jnp.clip(actions, 0, space.n - 1).astype(jnp.int32)
         expected = (self.num_agents,) + space.shape
         self._expect_actions(actions, expected, jnp.floating, "continuous", "float")
+        # non-finite entries would poison the state: they act as 0 (CheckedEnv raises on
+        # them; info["nonfinite_actions"] counts them on the fast path)
+        actions = jnp.where(jnp.isfinite(actions), actions, 0.0)
         return jnp.clip(actions, space.low, space.high).astype(jnp.float32)
 
     def _expect_actions(self, actions, expected, dtype_kind, kind, dtype_name):
@@ -183,6 +194,30 @@ class MultiAgentEnv:
             raise ValueError(f"{where} ({layout}), got shape {actions.shape}")
         if not jnp.issubdtype(actions.dtype, dtype_kind):
             raise TypeError(f"{where} with {dtype_name} dtype, got dtype {actions.dtype}")
+
+
+def check_key(key: Any, where: str) -> jax.Array:
+    """``key`` if it is one PRNG key (typed ``jax.random.key(seed)``, shape ``()``, or raw
+    ``jax.random.PRNGKey(seed)``, uint32 ``[2]``); else a ``TypeError``/``ValueError`` naming
+    what was expected (a batch of keys goes through ``jax.vmap`` or ``VecEnv``)."""
+    expected = "one PRNG key (jax.random.key(seed) or jax.random.PRNGKey(seed))"
+    if not hasattr(key, "dtype") or not hasattr(key, "shape"):
+        raise TypeError(f"{where} expects {expected}, got {type(key).__name__} {key!r}")
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(f"{where} expects {expected}, got a batch of keys of shape "
+                             f"{key.shape}: vmap over them or use VecEnv")
+        return key
+    if key.dtype != jnp.uint32:
+        raise TypeError(f"{where} expects {expected}, got a {key.dtype} array of shape "
+                        f"{key.shape}")
+    if key.shape != (2,):
+        if key.ndim >= 2 and key.shape[-1] == 2:
+            raise ValueError(f"{where} expects {expected}, got a batch of raw keys of shape "
+                             f"{key.shape}: vmap over them or use VecEnv")
+        raise ValueError(f"{where} expects {expected}: a raw key is uint32 of shape (2,), "
+                         f"got shape {key.shape}")
+    return key
 
 
 @functools.lru_cache(maxsize=None)

@@ -215,7 +215,8 @@ def gather(tree: Any) -> Any:
 
 def compile_updates(stages, carry: Any, num_updates: int, placement: Optional[Placement] = None,
                     progress: Optional[Callable[[Any, Dict[str, Any]], None]] = None,
-                    every: int = 0, donate: bool = False, batched_update=None):
+                    every: int = 0, donate: bool = False, batched_update=None,
+                    check_finite: bool = True):
     """Compile ``num_updates`` vmapped updates of ``stages`` for a seeds carry (leading
     ``[S]``; :func:`~jaxmarl_lite.algorithms._common.training.run_updates_seeds`) on the
     placement's mesh (``None``: the default device, as before). Returns the compiled
@@ -224,7 +225,7 @@ def compile_updates(stages, carry: Any, num_updates: int, placement: Optional[Pl
     from jaxmarl_lite.algorithms._common.training import TrainResult, run_updates_seeds
 
     fn = lambda c: run_updates_seeds(stages, c, num_updates, progress, every,  # noqa: E731
-                                     batched_update)
+                                     batched_update, check_finite)
     donate_argnums = (0,) if donate else ()
     if placement is None:
         return jax.jit(fn, donate_argnums=donate_argnums).lower(carry).compile()

@@ -248,10 +248,12 @@ def pbt_update(stages: TrainStages, config, pbt: PBT, population: Population, se
     """The population-level update of a PBT loop: every run's update (vmapped over the run
     axis), the fitness bookkeeping, and every ``pbt.every`` updates a round of
     :func:`exploit_explore`. Metrics ``[R]`` gain ``pbt_parent`` and ``hp_<name>``."""
-    from jaxmarl_lite.parallel import seed_axis_name
+    from jaxmarl_lite.algorithms._common.training import vmapped_update
 
     def update(pc: PopulationCarry):
-        runs, metrics = jax.vmap(stages.update, spmd_axis_name=seed_axis_name())(pc.runs)
+        run_update, squeeze, expand = vmapped_update(stages, pc.runs)
+        runs, metrics = run_update(squeeze(pc.runs))
+        runs = expand(runs)
         if pbt.metric not in metrics:
             raise ValueError(f"PBT metric {pbt.metric!r} is not a metric of this algorithm; "
                              f"it has {', '.join(sorted(metrics))}")

@@ -27,7 +27,7 @@ import platform
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import jax
 import numpy as np
@@ -35,13 +35,26 @@ import numpy as np
 import jaxmarl_lite
 from jaxmarl_lite import algorithms, parallel, population
 from jaxmarl_lite.algorithms._common.evaluation import evaluate
-from jaxmarl_lite.algorithms._common.training import init_seeds
-from jaxmarl_lite.checkpoint import Checkpointer
+from jaxmarl_lite.algorithms._common.training import NAN_ALLOWED, init_seeds
+from jaxmarl_lite.checkpoint import CheckpointError, Checkpointer
+from jaxmarl_lite.locking import RunLock
 from jaxmarl_lite.logging_backends import check_available, make_loggers
-from jaxmarl_lite.registry import make
+from jaxmarl_lite.env import MultiAgentEnv
+from jaxmarl_lite.registry import env_reference, import_env_module, make
 from jaxmarl_lite.stats import bootstrap_ci, iqm, mean_ci
 
 CONFIG_FILE = "config.json"
+NONFINITE_FILE = "nonfinite.json"
+ON_NAN = ("stop", "warn")
+
+
+class NonFiniteError(RuntimeError):
+    """A run's parameters or losses became non-finite (``on_nan="stop"``); ``report`` holds
+    every affected run: seed (and member), the first non-finite update, the metrics."""
+
+    def __init__(self, message: str, report: list):
+        super().__init__(message)
+        self.report = report
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,10 +68,19 @@ class RunSpec:
     seeds: int
     seed: int
     save_every: int
+    env_module: Optional[str] = None
+    """A module imported before ``env`` is built (it registers a custom env); ``env`` may
+    also be an import reference ``'pkg.module:Factory'`` (:func:`jaxmarl_lite.make`)."""
     population: Optional[Dict[str, Any]] = None
     """Sweep / PBT runs: ``{"values": {field: [P values]}, "pbt": PBT settings or None}``;
     the run then trains ``P x seeds`` runs, run ``r`` = member ``r // seeds``, seed
     ``r % seeds`` (:mod:`jaxmarl_lite.population`)."""
+
+    def make_env(self):
+        """The run's env, rebuilt from its record."""
+        if self.env_module:
+            import_env_module(self.env_module)
+        return make(self.env, **self.env_kwargs)
 
     @property
     def num_runs(self) -> int:
@@ -135,7 +157,7 @@ class _Loop:
 
     def __init__(self, spec: RunSpec, placement: Optional[parallel.Placement] = None):
         self.module = algorithms.get(spec.algo)
-        self.env = make(spec.env, **spec.env_kwargs)
+        self.env = spec.make_env()
         self.config = self.module.Config.from_dict(spec.config)
         self.population = self.pbt = None
         self.batched_update = None
@@ -232,7 +254,33 @@ def load_spec(run_dir: str | Path) -> RunSpec:
     return RunSpec(**json.loads(path.read_text()))
 
 
-def train(algo: str, env: str, *, out: str | Path, seeds: int = 1, seed: int = 0,
+def _resolve_env(env: Any, env_kwargs: Optional[Mapping[str, Any]],
+                 env_module: Optional[str]) -> Tuple[str, Dict[str, Any], MultiAgentEnv]:
+    """``(name, kwargs, env object)`` of :func:`train`'s ``env`` argument."""
+    if isinstance(env, MultiAgentEnv):
+        if env_kwargs:
+            raise ValueError("env_kwargs apply to an env name; an env object carries its own "
+                             f"configuration, got env_kwargs={dict(env_kwargs)}")
+        name, kwargs = env_reference(env)
+        if name.startswith("__main__:"):
+            warnings.warn(f"{type(env).__name__} is defined in the main script: this run can be "
+                          "resumed from that script, not from the command line (move the env "
+                          "into a module to resume or evaluate it anywhere)", stacklevel=3)
+        return name, kwargs, env
+    if not isinstance(env, str):
+        raise TypeError("env must be a registered env name, an import reference "
+                        f"'pkg.module:Factory' or a MultiAgentEnv, got {type(env).__name__}")
+    if env_module is not None:
+        import_env_module(env_module)
+    kwargs = dict(env_kwargs or {})
+    environment = make(env, **kwargs)
+    if not isinstance(environment, MultiAgentEnv):
+        raise TypeError(f"{env!r} built a {type(environment).__name__}, not a jaxmarl_lite "
+                        "MultiAgentEnv")
+    return env, kwargs, environment
+
+
+def train(algo: str, env: Any, *, out: str | Path, seeds: int = 1, seed: int = 0,
           total_steps: Optional[int] = None, preset: Optional[str] = None,
           overrides: Optional[Mapping[str, Any]] = None,
           env_kwargs: Optional[Mapping[str, Any]] = None, save_every: int = 0,
@@ -240,12 +288,24 @@ def train(algo: str, env: str, *, out: str | Path, seeds: int = 1, seed: int = 0
           progress_every: int = 0, tensorboard: bool = False,
           wandb_project: Optional[str] = None, devices: Optional[int] = None,
           shard: str = "auto", sweep: Optional[population.Population] = None,
-          pbt: Optional[population.PBT] = None) -> Path:
+          pbt: Optional[population.PBT] = None, on_nan: str = "stop",
+          env_module: Optional[str] = None) -> Path:
     """Train ``seeds`` seeds of ``algo`` on ``env`` into the new run directory ``out``.
+
+    ``env``: a registered name (built with ``env_kwargs``; ``env_module`` is imported first
+    when it registers the env), an import reference ``'pkg.module:Factory'``, or an env
+    object, recorded as the name or reference that rebuilds it
+    (:func:`jaxmarl_lite.registry.env_reference`) so that resume, eval and plot work.
 
     ``sweep``: a :class:`~jaxmarl_lite.population.Population` of tunable values: every
     member x seed is trained in the same compiled program (a sweep; with ``pbt``, a
     population-based training run whose members start from those values).
+
+    ``on_nan``: when a run's parameters or losses become non-finite, ``"stop"`` (default)
+    ends training with :class:`NonFiniteError` naming the seed, update and metrics,
+    keeping the last (finite) checkpoint and writing none after it; ``"warn"`` warns and
+    trains on (the summary leaves non-finite runs out of its results). Either way
+    ``nonfinite.json`` records them, and the per-update ``finite`` metric marks them.
 
     ``save_every`` updates between checkpoints (0: about 10 per run); ``chunk`` updates per
     compiled call (0: ``save_every``); ``progress_every`` updates between in-loop progress
@@ -256,11 +316,13 @@ def train(algo: str, env: str, *, out: str | Path, seeds: int = 1, seed: int = 0
     ``auto``). In a multi-process run (:func:`jaxmarl_lite.parallel.initialize`) every
     process calls this with the same arguments; process 0 writes the run directory."""
     parallel.use_cpu_devices()  # one CPU device per core when JAX has not started yet
+    if on_nan not in ON_NAN:
+        raise ValueError(f"on_nan must be one of {', '.join(ON_NAN)}, got {on_nan!r}")
     overrides = dict(overrides or {})
     if total_steps is not None:
         overrides["total_timesteps"] = total_steps
     config = resolve_config(algo, preset, overrides)
-    environment = make(env, **dict(env_kwargs or {}))
+    env, env_kwargs, environment = _resolve_env(env, env_kwargs, env_module)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
     num_updates = algorithms.get(algo).make_stages(config, environment).num_updates
@@ -273,50 +335,86 @@ def train(algo: str, env: str, *, out: str | Path, seeds: int = 1, seed: int = 0
         population.check_values(config, sweep.values)
         pop = dict(values=sweep.to_dict(), pbt=pbt.to_dict() if pbt else None)
     save_every = save_every or max(1, num_updates // 10)
-    spec = RunSpec(algo, env, dict(env_kwargs or {}), config.to_dict(), seeds, seed, save_every,
-                   pop)
+    spec = RunSpec(algo, env, env_kwargs, config.to_dict(), seeds, seed, save_every,
+                   env_module, pop)
     placement = parallel.make_placement(spec.num_runs, config.num_envs, devices, shard)
     run_dir = Path(out)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise FileExistsError(f"--out {run_dir} is a file, not a directory")
     if (run_dir / CONFIG_FILE).exists():
         raise FileExistsError(f"{run_dir} already holds a run; resume it or pick another --out")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        raise FileExistsError(f"--out {run_dir} exists and is not a run directory (no "
+                              f"{CONFIG_FILE}); pick a new or empty directory")
     check_available(tensorboard=tensorboard, wandb_project=wandb_project)
     parallel.sync("jaxmarl-lite:checked")  # every process checked before process 0 writes
     loggers = ()
+    lock = None
     if parallel.is_primary():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(run_dir).acquire()
         (run_dir / "metrics").mkdir(parents=True, exist_ok=True)
         _write_json(run_dir / CONFIG_FILE, dataclasses.asdict(spec))
         _record_session(run_dir, placement)
         loggers = make_loggers(run_dir, tensorboard=tensorboard, wandb_project=wandb_project,
                                config=dataclasses.asdict(spec), name=run_dir.name)
     parallel.sync("jaxmarl-lite:created")
-    return _run(run_dir, spec, placement, chunk, progress, stop_after, progress_every, loggers)
+    try:
+        return _run(run_dir, spec, placement, chunk, progress, stop_after, progress_every,
+                    loggers, on_nan=on_nan)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def resume(run_dir: str | Path, *, chunk: int = 0, progress: bool = True,
            stop_after: Optional[int] = None, progress_every: int = 0,
            tensorboard: bool = False, wandb_project: Optional[str] = None,
-           devices: Optional[int] = None, shard: str = "auto") -> Path:
+           devices: Optional[int] = None, shard: str = "auto", on_nan: str = "stop",
+           restart: bool = False) -> Path:
     """Continue ``run_dir`` from its newest loadable checkpoint (options as :func:`train`).
     The mesh may differ from the interrupted session's (orbax restores onto the new one);
     with a different placement the continuation agrees with an uninterrupted run up to
-    float rounding instead of bitwise."""
+    float rounding instead of bitwise. A finished run is left as it is (a message says
+    so). When checkpoints exist but none restores, :class:`CheckpointError`, unless
+    ``restart`` (then training starts over from update 0)."""
     parallel.use_cpu_devices()
+    if on_nan not in ON_NAN:
+        raise ValueError(f"on_nan must be one of {', '.join(ON_NAN)}, got {on_nan!r}")
     run_dir = Path(run_dir)
     spec = load_spec(run_dir)
-    config = algorithms.get(spec.algo).Config.from_dict(spec.config)
+    module = algorithms.get(spec.algo)
+    config = module.Config.from_dict(spec.config)
+    total = module.make_stages(config, spec.make_env()).num_updates
+    if finished(run_dir, total):
+        print(f"{run_dir} is finished ({total} of {total} updates); nothing to resume")
+        return run_dir
     placement = parallel.make_placement(spec.num_runs, config.num_envs, devices, shard)
     parallel.sync("jaxmarl-lite:checked")
     loggers = ()
+    lock = None
     if parallel.is_primary():
+        lock = RunLock(run_dir).acquire()
         _record_session(run_dir, placement)
         loggers = make_loggers(run_dir, tensorboard=tensorboard, wandb_project=wandb_project,
                                config=dataclasses.asdict(spec), name=run_dir.name)
-    return _run(run_dir, spec, placement, chunk, progress, stop_after, progress_every, loggers)
+    try:
+        return _run(run_dir, spec, placement, chunk, progress, stop_after, progress_every,
+                    loggers, on_nan=on_nan, restart=restart)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def finished(run_dir: Path, total: int) -> bool:
+    """The run reached its last update (its summary written, its last checkpoint there)."""
+    ckpts = Path(run_dir) / "checkpoints"
+    return (Path(run_dir) / "summary.md").exists() and (ckpts / str(total)).is_dir()
 
 
 def _run(run_dir: Path, spec: RunSpec, placement: parallel.Placement, chunk: int,
          progress: bool, stop_after: Optional[int], progress_every: int = 0,
-         loggers=()) -> Path:
+         loggers=(), on_nan: str = "stop", restart: bool = False) -> Path:
     primary = parallel.is_primary()
     loop = _Loop(spec, placement)
     total = loop.stages.num_updates
@@ -336,6 +434,11 @@ def _run(run_dir: Path, spec: RunSpec, placement: parallel.Placement, chunk: int
     restored = ckpt.restore_latest(carry)
     if restored is not None:
         done, carry = restored
+    elif ckpt.steps() and not restart:
+        ckpt.close()
+        raise CheckpointError(f"{run_dir}: none of the checkpoints {ckpt.steps()} can be "
+                              f"restored (all corrupt or partial); resume with --restart "
+                              f"to train it again from update 0")
     if primary:
         _truncate_metrics(run_dir, done)
     if done < total:  # compile the usual chunk up front, so training time excludes it
@@ -343,6 +446,7 @@ def _run(run_dir: Path, spec: RunSpec, placement: parallel.Placement, chunk: int
     compile_s = time.perf_counter() - t0
     bar.start(done, compile_s)
     last_save, train_s = done, 0.0
+    warned: set = set()
     while done < total and (stop_after is None or done < stop_after):
         n = min(chunk, total - done, spec.save_every - done % spec.save_every)
         t = time.perf_counter()
@@ -354,6 +458,21 @@ def _run(run_dir: Path, spec: RunSpec, placement: parallel.Placement, chunk: int
             _append_metrics(run_dir, metrics, done)
         for logger in loggers:
             logger.log(metrics, done)
+        bad = _nonfinite(metrics, done, spec)
+        if bad:
+            if primary:
+                _record_nonfinite(run_dir, bad)
+            if on_nan == "stop":
+                bar.stop()
+                ckpt.close()
+                for logger in loggers:
+                    logger.close()
+                raise NonFiniteError(_nonfinite_message(spec, bad, last_save), bad)
+            for b in bad:
+                if b["run"] not in warned:
+                    warned.add(b["run"])
+                    warnings.warn(_nonfinite_message(spec, [b], None), RuntimeWarning,
+                                  stacklevel=3)
         done += n
         if done % spec.save_every == 0 or done == total:
             ckpt.save(done, carry)
@@ -454,10 +573,17 @@ def _write_summary(run_dir: Path, spec: RunSpec, train_s: float, compile_s: floa
                     f"{', `lineage.csv`, `pbt.png`' if pbt else ', `sweep.png`'}):\n\n"
                     + population.report(run_dir, pop, spec.seeds, metrics, pbt) + "\n")
     elif "eval_return" in metrics:
-        mean, half = mean_ci(metrics["eval_return"][:, -1])
-        rand = random_baseline(make(spec.env, **spec.env_kwargs))
+        ok = metrics["finite"][:, -1] > 0 if "finite" in metrics else np.ones(
+            metrics["eval_return"].shape[0], bool)
+        if not ok.any():
+            raise NonFiniteError(f"{spec.algo} on {spec.env}: every run is non-finite; no "
+                                 f"result to report", [])
+        mean, half = mean_ci(metrics["eval_return"][ok, -1])
+        rand = random_baseline(spec.make_env())
+        left_out = (f" ({int((~ok).sum())} non-finite seed(s) left out: "
+                    f"`{NONFINITE_FILE}`)" if not ok.all() else "")
         headline = (f"**Final greedy return {float(mean):.3f} ± {float(half):.3f}** (mean, 95% "
-                    f"CI over seeds) vs {rand:.3f} for a random policy.\n\n")
+                    f"CI over seeds{left_out}) vs {rand:.3f} for a random policy.\n\n")
     runs = (f"{spec.seeds} seed(s)" if not spec.population
             else f"{spec.num_runs} runs ({spec.seeds} seed(s) per member)")
     text = (f"# {spec.algo} on {spec.env}\n\n{headline}{runs} from key {spec.seed}, "
@@ -469,6 +595,41 @@ def _write_summary(run_dir: Path, spec: RunSpec, train_s: float, compile_s: floa
             f"Config: `config.json`; per-update metrics: `metrics/seed_<i>.csv`; "
             f"checkpoints: `checkpoints/`.\n")
     (run_dir / "summary.md").write_text(text)
+
+
+def _nonfinite(metrics: Dict[str, np.ndarray], first_update: int, spec: RunSpec) -> list:
+    """The runs whose ``finite`` flag dropped in this chunk: run, seed, member, the first
+    non-finite update and the metrics non-finite there ("parameters" if only they)."""
+    flags = np.asarray(metrics["finite"])
+    bad = []
+    for r in np.nonzero((flags < 1).any(axis=1))[0]:
+        i = int(np.argmax(flags[r] < 1))
+        names = sorted(k for k, v in metrics.items() if k != "finite"
+                       and not k.startswith(NAN_ALLOWED) and not np.isfinite(v[r, i]))
+        bad.append(dict(run=int(r), seed=int(r % spec.seeds), member=int(r // spec.seeds),
+                        update=first_update + i + 1, metrics=names or ["parameters"]))
+    return bad
+
+
+def _record_nonfinite(run_dir: Path, bad: list) -> None:
+    path = run_dir / NONFINITE_FILE
+    old = json.loads(path.read_text()) if path.exists() else []
+    known = {b["run"] for b in old}
+    _write_json(path, old + [b for b in bad if b["run"] not in known])
+
+
+def _nonfinite_message(spec: RunSpec, bad: list, last_save: Optional[int]) -> str:
+    first = min(bad, key=lambda b: b["update"])
+    who = (f"seed {first['seed']}" if not spec.population
+           else f"member {first['member']} seed {first['seed']}")
+    more = f" ({len(bad)} runs in all)" if len(bad) > 1 else ""
+    kept = "" if last_save is None else (
+        f" Training stopped; the last checkpoint (update {last_save}) is kept and none was "
+        f"written after it." if last_save > 0 else
+        " Training stopped before its first checkpoint; none was written.")
+    return (f"{spec.algo} on {spec.env}: {who} became non-finite at update {first['update']} "
+            f"({', '.join(first['metrics'])}){more}.{kept} Hint: a smaller learning rate or "
+            f"gradient clip, finite rewards and observations; --on-nan warn trains on.")
 
 
 def runs_carry(carry):

@@ -29,8 +29,8 @@ class Discrete:
     dtype: str = "int32"
 
     def __post_init__(self):
-        if int(self.n) < 1:
-            raise ValueError(f"Discrete(n) needs n >= 1, got n={self.n}")
+        if not isinstance(self.n, (int, np.integer)) or isinstance(self.n, bool) or self.n < 1:
+            raise ValueError(f"Discrete(n) needs an int n >= 1, got n={self.n!r}")
 
     @property
     def shape(self) -> Tuple[int, ...]:
@@ -83,7 +83,11 @@ class Box:
     dtype: str = "float32"
 
     def __post_init__(self):
-        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+        shape = tuple(self.shape) if isinstance(self.shape, (tuple, list)) else None
+        if shape is None or any(not isinstance(s, (int, np.integer)) or isinstance(s, bool)
+                                or s < 1 for s in shape):
+            raise ValueError(f"Box needs a shape of ints >= 1, got shape={self.shape!r}")
+        object.__setattr__(self, "shape", tuple(int(s) for s in shape))
         if not (self.low <= self.high):
             raise ValueError(f"Box needs low <= high, got low={self.low}, high={self.high}")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 from jax.experimental import checkify
 
@@ -113,8 +114,9 @@ class VecEnv(Wrapper):
     num_envs: int = 1
 
     def __post_init__(self):
-        if int(self.num_envs) < 1:
-            raise ValueError(f"VecEnv needs num_envs >= 1, got {self.num_envs}")
+        if (not isinstance(self.num_envs, (int, np.integer)) or isinstance(self.num_envs, bool)
+                or self.num_envs < 1):
+            raise ValueError(f"VecEnv needs an int num_envs >= 1, got {self.num_envs!r}")
 
     def reset(self, key):
         return data_parallel(jax.vmap(self.env.reset)(jax.random.split(key, self.num_envs)))
@@ -167,6 +169,18 @@ class CheckedEnv(Wrapper):
                 lo=actions.min(),
                 hi=actions.max(),
             )
+            # each agent's own range (heterogeneous agents) and the legal actions
+            counts = tuple(int(s) for s in _unwrapped(self.env).action_sizes)
+            sizes = jnp.asarray(counts)
+            beyond = (actions >= sizes).reshape(-1, len(counts)).any(axis=0)
+            checkify.check(jnp.all(actions < sizes),
+                           "an agent's action is beyond its own action count: agent {agent} "
+                           f"(counts per agent: {counts})".replace("(", "[").replace(")", "]"),
+                           agent=jnp.argmax(beyond))
+            mask = self.env.action_mask(state)
+            legal = jnp.take_along_axis(mask, jnp.clip(actions, 0, space.n - 1)[..., None],
+                                        axis=-1)[..., 0]
+            checkify.check(jnp.all(legal > 0), "an action is illegal under action_mask(state)")
         else:
             checkify.check(jnp.all(jnp.isfinite(actions)), "continuous actions must be finite")
             checkify.check(
@@ -192,6 +206,13 @@ class CheckedEnv(Wrapper):
         err, out = _jitted_checked_step(self, key, state, actions)
         err.throw()
         return out
+
+
+def _unwrapped(env):
+    """The env under any wrappers (``VecEnv``, ``EpisodeStats``...)."""
+    while hasattr(env, "env"):
+        env = env.env
+    return env
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -124,6 +124,12 @@ class Config(ConfigBase):
         self._require_unit("gamma", "noise_decay_fraction")
         self._require(0.0 < self.tau <= 1.0, "tau", "in (0, 1]")
         self._require(self.batch_size <= self.buffer_size, "batch_size", "<= buffer_size")
+        per_update = self.num_envs * self.num_steps
+        self._require(per_update <= self.buffer_size, "buffer_size",
+                      f">= num_envs * num_steps = {per_update} (the transitions one update "
+                      f"adds)")
+        self._require(self.learning_starts < self.total_timesteps, "learning_starts",
+                      f"< total_timesteps={self.total_timesteps} (else nothing is learned)")
         activation(self.activation)
 
 
@@ -333,10 +339,30 @@ def make_policy(config: Config, env) -> Policy:
     return Policy(lambda num_envs: (), act)
 
 
+def check_action_options(config: Config, env) -> None:
+    """Options of the other action type are errors, not silently ignored: Gaussian
+    exploration noise applies to continuous actions, the Gumbel-softmax temperature to
+    discrete ones."""
+    default = Config()
+    if env.is_discrete:
+        ignored = [f for f in ("noise_start", "noise_end", "noise_decay_fraction")
+                   if getattr(config, f) != getattr(default, f)]
+        kind = "discrete"
+    else:
+        ignored = [f for f in ("gumbel_temperature",)
+                   if getattr(config, f) != getattr(default, f)]
+        kind = "continuous"
+    if ignored:
+        raise ValueError(f"{type(env).__name__} has {kind} actions, so MADDPG's "
+                         f"{', '.join(ignored)} would be ignored; leave "
+                         f"{'them' if len(ignored) > 1 else 'it'} at the default")
+
+
 def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
     """The loop as ``init``/``update``; ``hyper`` names tunable fields carried as data
     (``carry.hyper``, see :mod:`jaxmarl_lite.algorithms._common.hyper`)."""
     hyper = check_hyper(config, hyper)
+    check_action_options(config, env)
     steps_per_update = config.num_envs * config.num_steps
     num_updates = config.total_timesteps // steps_per_update
     if num_updates < 1:

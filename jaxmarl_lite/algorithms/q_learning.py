@@ -126,6 +126,10 @@ class Config(ConfigBase):
         self._require(self.mixer_init_scale is None or self.mixer_init_scale > 0,
                       "mixer_init_scale", "None or > 0")
         self._require(self.batch_size <= self.buffer_size, "batch_size", "<= buffer_size")
+        self._require(self.num_envs <= self.buffer_size, "buffer_size",
+                      f">= num_envs={self.num_envs} (the episodes one update adds)")
+        self._require(self.learning_starts < self.total_timesteps, "learning_starts",
+                      f"< total_timesteps={self.total_timesteps} (else nothing is learned)")
 
 
 # ----------------------------------------------------------------------------- networks

@@ -159,7 +159,7 @@ def test_parameter_groups_and_config_validation():
     with pytest.raises(ValueError, match="Unknown activation"):
         maddpg.Config(activation="swish2")
     with pytest.raises(ValueError, match="less than one update"):
-        maddpg.make_stages(maddpg.Config(total_timesteps=10), tag)
+        maddpg.make_stages(maddpg.Config(total_timesteps=10, learning_starts=0), tag)
     assert get("maddpg") is maddpg
 
 

@@ -13,6 +13,7 @@ builds its options from the same fields (no second copy of them).
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from typing import Any, Dict, Mapping, Type, TypeVar
 
@@ -20,11 +21,21 @@ from jaxmarl_lite.registry import unknown_name_message
 from jaxmarl_lite.typecheck import check_field_types
 
 C = TypeVar("C", bound="ConfigBase")
+INT32_MAX = 2**31 - 1
 
 
 class ConfigBase:
     def __post_init__(self) -> None:
         check_field_types(self)
+        for field in dataclasses.fields(self):  # inf / nan pass every "> 0" check
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{type(self).__name__}.{field.name} must be finite, "
+                                 f"got {value!r}")
+            if (isinstance(value, int) and not isinstance(value, bool)
+                    and not -INT32_MAX <= value <= INT32_MAX):  # counters and shapes are int32
+                raise ValueError(f"{type(self).__name__}.{field.name} must be at most "
+                                 f"{INT32_MAX:,} in size (JAX counts in int32), got {value!r}")
         self.validate()
 
     def validate(self) -> None:

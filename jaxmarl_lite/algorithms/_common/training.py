@@ -16,7 +16,7 @@ bitwise the same result as one uninterrupted ``train(key)``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, NamedTuple, Optional
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -36,14 +36,98 @@ class TrainStages(NamedTuple):
 
 
 def run_updates(stages: TrainStages, carry: Any, num_updates: int) -> TrainResult:
-    """``num_updates`` updates from ``carry`` in one ``lax.scan`` (jit it around)."""
-    carry, metrics = jax.lax.scan(lambda c, _: stages.update(c), carry, None, num_updates)
+    """``num_updates`` updates from ``carry`` in one ``lax.scan`` (jit it around); the
+    metrics gain ``finite`` (:func:`finite_flags`)."""
+    def body(c, _):
+        c, metrics = stages.update(c)
+        return c, dict(metrics, finite=finite_flags(c, metrics))
+
+    carry, metrics = jax.lax.scan(body, carry, None, num_updates)
     return TrainResult(carry, metrics)
+
+
+# ------------------------------------------------------- leaves shared by every seed
+def _closed(sub):
+    return sub.jaxpr if hasattr(sub, "jaxpr") and hasattr(sub, "consts") else sub
+
+
+def _depends(jaxpr, tainted: Sequence[bool]) -> list:
+    """Which outputs of ``jaxpr`` depend on the ``tainted`` inputs (a conservative
+    data-flow pass: nested calls and scans are followed, other control flow taints all its
+    outputs when any input is tainted)."""
+    from jax.extend.core import Literal
+
+    env = {v: bool(t) for v, t in zip(jaxpr.invars, tainted)}
+    read = lambda a: False if isinstance(a, Literal) else env.get(a, False)  # noqa: E731
+    for eqn in jaxpr.eqns:
+        ins = [read(a) for a in eqn.invars]
+        sub = next((eqn.params[k] for k in ("jaxpr", "call_jaxpr", "fun_jaxpr")
+                    if k in eqn.params), None)
+        if not any(ins):
+            outs = [False] * len(eqn.outvars)
+        elif eqn.primitive.name == "scan":
+            body, consts, n_carry = _closed(sub), eqn.params["num_consts"], eqn.params["num_carry"]
+            carry = ins[consts:consts + n_carry]
+            while True:  # the loop's carry: tainted once any iteration taints it
+                outs = _depends(body, ins[:consts] + carry + ins[consts + n_carry:])
+                new = [a or b for a, b in zip(carry, outs[:n_carry])]
+                if new == carry:
+                    break
+                carry = new
+            outs = carry + outs[n_carry:]
+        elif sub is not None and eqn.primitive.name != "while":
+            outs = _depends(_closed(sub), ins)
+            outs = outs if len(outs) == len(eqn.outvars) else [True] * len(eqn.outvars)
+        else:
+            outs = [True] * len(eqn.outvars)
+        env.update(zip(eqn.outvars, outs))
+    return [read(v) for v in jaxpr.outvars]
+
+
+def seed_invariant(stages: TrainStages, carry: Any) -> Any:
+    """Per leaf of a seeds carry (leading ``[S]``), whether it is the same for every seed:
+    an integer or boolean leaf that ``init`` makes without the key and that every
+    ``update`` computes from such leaves only (update counters, replay-buffer positions,
+    pool slots). :func:`run_updates_seeds` keeps those unbatched in its vmap, as
+    ``jax.vmap(train)`` does by itself, so that e.g. a buffer write stays an in-place update
+    at one position and a ``lax.cond`` on the update count stays a branch instead of both
+    branches and a select."""
+    one = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), carry)
+    leaves, tree = jax.tree.flatten(one)
+    init = jax.make_jaxpr(stages.init)(jax.random.key(0))
+    free = [not t for t in _depends(init.jaxpr, [True] * len(init.jaxpr.invars))]
+    if len(free) != len(leaves):
+        return jax.tree.unflatten(tree, [False] * len(leaves))
+    free = [f and (jnp.issubdtype(x.dtype, jnp.integer) or x.dtype == jnp.bool_)
+            for f, x in zip(free, leaves)]
+    update = jax.make_jaxpr(stages.update)(one)
+    while True:
+        outs = _depends(update.jaxpr, [not f for f in free])[:len(leaves)]
+        new = [f and not o for f, o in zip(free, outs)]
+        if new == free:
+            return jax.tree.unflatten(tree, free)
+        free = new
+
+
+def vmapped_update(stages: TrainStages, carry: Any):
+    """``stages.update`` vmapped over a seeds carry, with its :func:`seed_invariant` leaves
+    unbatched; returns ``(update, squeeze, expand)``: ``squeeze(carry)`` takes one copy of
+    the invariant leaves before the loop, ``expand(carry)`` restores the ``[S]`` layout."""
+    invariant = seed_invariant(stages, carry)
+    axes = jax.tree.map(lambda inv: None if inv else 0, invariant)
+    update = jax.vmap(stages.update, in_axes=(axes,), out_axes=(axes, 0),
+                      spmd_axis_name=seed_axis_name())
+    size = jax.tree.leaves(carry)[0].shape[0]
+    squeeze = lambda c: jax.tree.map(lambda x, inv: x[0] if inv else x, c, invariant)  # noqa: E731
+    expand = lambda c: jax.tree.map(  # noqa: E731
+        lambda x, inv: jnp.broadcast_to(x[None], (size,) + x.shape) if inv else x, c, invariant)
+    return update, squeeze, expand
 
 
 def run_updates_seeds(stages: TrainStages, carry: Any, num_updates: int,
                       progress: Optional[Callable[[Any, Dict[str, Any]], None]] = None,
-                      every: int = 0, batched_update: Optional[Callable] = None) -> TrainResult:
+                      every: int = 0, batched_update: Optional[Callable] = None,
+                      check_finite: bool = True) -> TrainResult:
     """:func:`run_updates` for a carry of many seeds (leading axis ``[S]``): one ``lax.scan``
     over updates of the vmapped ``update``; metrics come back ``[S, num_updates]``.
 
@@ -52,19 +136,45 @@ def run_updates_seeds(stages: TrainStages, carry: Any, num_updates: int,
     that update's ``[S]`` values) through ``jax.debug.callback``: the loop stays one
     compiled call and the results are bitwise those without the callback.
     ``batched_update`` replaces the vmapped ``stages.update`` by an update of the whole
-    batch of runs (e.g. population-based training, :mod:`jaxmarl_lite.population`)."""
-    update = batched_update or jax.vmap(stages.update, spmd_axis_name=seed_axis_name())
+    batch of runs (e.g. population-based training, :mod:`jaxmarl_lite.population`).
+    ``check_finite`` adds the per-run ``finite`` metric (:func:`finite_flags`)."""
+    if batched_update is None:
+        update, squeeze, expand = vmapped_update(stages, carry)
+    else:
+        update, squeeze, expand = batched_update, (lambda c: c), (lambda c: c)
 
     def body(c, i):
         c, metrics = update(c)
+        if check_finite:
+            metrics = dict(metrics, finite=finite_flags(c, metrics))
         if progress is not None and every > 0:
             jax.lax.cond((i + 1) % every == 0,
                          lambda m: jax.debug.callback(progress, i + 1, m), lambda m: None,
                          metrics)
         return c, metrics
 
-    carry, metrics = jax.lax.scan(body, carry, jnp.arange(num_updates))
-    return TrainResult(carry, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), metrics))
+    carry, metrics = jax.lax.scan(body, squeeze(carry), jnp.arange(num_updates))
+    return TrainResult(expand(carry), jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), metrics))
+
+
+NAN_ALLOWED = ("episode_", "eval_")
+"""Metric name prefixes that are NaN by design (no finished episode yet, no evaluation yet)."""
+
+
+def finite_flags(carry: Any, metrics: Dict[str, jax.Array]) -> jax.Array:
+    """``[R]`` float32: 1 where a run's parameters and its loss-like metrics (every metric
+    but ``episode_*`` / ``eval_*``) are all finite after an update, else 0. One reduction
+    over the parameters per update; the CLI stops a run (or warns) on the first 0."""
+    carry = getattr(carry, "runs", carry)  # a population loop wraps the runs
+    params = getattr(carry, "params", carry)
+    shape = jnp.shape(next(iter(metrics.values())))[:1]  # [R], or () for one run
+    ok = jnp.ones(shape, bool)
+    for x in jax.tree.leaves(params) + [v for k, v in metrics.items()
+                                        if not k.startswith(NAN_ALLOWED)]:
+        x = jnp.asarray(x)
+        if jnp.issubdtype(x.dtype, jnp.floating) and x.shape[:len(shape)] == shape:
+            ok &= jnp.all(jnp.isfinite(x).reshape(shape + (-1,)), axis=-1)
+    return ok.astype(jnp.float32)
 
 
 def train_from_stages(stages: TrainStages) -> Callable[[jax.Array], TrainResult]:
