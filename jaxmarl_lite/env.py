@@ -142,10 +142,11 @@ class MultiAgentEnv:
                 else None
         actions = self.check_actions(actions)
         key_step, key_reset = jax.random.split(key)
+        obs_reset, state_reset = self.reset_env(key_reset)
+        check_state(state, state_reset, f"{type(self).__name__}.step")
         obs_step, state_step, reward, terminated, truncated, info = self.step_env(
             key_step, state, actions
         )
-        obs_reset, state_reset = self.reset_env(key_reset)
         done = jnp.all(terminated | truncated)
         state = jax.tree.map(lambda r, s: jnp.where(done, r, s), state_reset, state_step)
         obs = jnp.where(done, obs_reset, obs_step)
@@ -218,6 +219,25 @@ def check_key(key: Any, where: str) -> jax.Array:
         raise ValueError(f"{where} expects {expected}: a raw key is uint32 of shape (2,), "
                          f"got shape {key.shape}")
     return key
+
+
+def check_state(state: Any, reference: Any, where: str) -> None:
+    """Trace-time check that ``state`` has the structure, shapes and dtypes of this env's
+    states (``reference``, e.g. the state ``reset_env`` builds); raises naming the first
+    difference. A state of another env of the same layout (the same class and shapes, e.g.
+    another grid size) cannot be told apart here."""
+    hint = "(a state from another env or configuration? step takes this env's reset/step states)"
+    got, want = jax.tree.structure(state), jax.tree.structure(reference)
+    if got != want:
+        raise TypeError(f"{where} expects a {type(reference).__name__} of this env's "
+                        f"layout, got a {type(state).__name__} of another layout {hint}")
+    leaves = jax.tree_util.tree_flatten_with_path(reference)[0]
+    for (path, ref), leaf in zip(leaves, jax.tree.leaves(state)):
+        shape, dtype = jnp.shape(leaf), jnp.result_type(leaf)
+        if shape != jnp.shape(ref) or dtype != jnp.result_type(ref):
+            raise ValueError(f"{where}: state{jax.tree_util.keystr(path)} is {dtype}{list(shape)}, "
+                             f"this env's states have {jnp.result_type(ref)}"
+                             f"{list(jnp.shape(ref))} {hint}")
 
 
 @functools.lru_cache(maxsize=None)

@@ -263,3 +263,16 @@ def test_config_validation_of_buffers_budgets_and_action_types():
         maddpg.make_stages(maddpg.Config(noise_start=0.5), jl.make("simple"))
     with pytest.raises(TypeError, match="one of 'centralised', 'agent_specific', 'local'"):
         mappo.Config(critic="global")
+
+
+@pytest.mark.parametrize("env_name, other, kwargs, error, message", [
+    ("simple_spread", "simple_tag", {}, ValueError, r"state\.c is float32\[4, 2\]"),
+    ("simple_spread", "grid_meet", {}, TypeError, "expects a MPEState of this env's layout"),
+    ("grid_meet", "grid_meet", {"num_agents": 3}, ValueError, r"state\.pos is int32\[3, 2\]"),
+])
+def test_a_state_from_another_env_is_refused_at_trace_time(env_name, other, kwargs, error,
+                                                            message):
+    env, key = jl.make(env_name), jax.random.key(0)
+    _, foreign = jax.eval_shape(jl.make(other, **kwargs).reset, key)
+    with pytest.raises(error, match=message):
+        jax.eval_shape(env.step, key, foreign, env.sample_actions(key))
