@@ -38,8 +38,9 @@ MADDPG_TINY = dict(num_envs=8, num_steps=4, learning_starts=0, batch_size=32, nu
                                       "value_clip_eps": [0.2, 0.0]}),
     ("qmix", "grid_meet", QL_TINY, {"lr": [1e-3, 5e-3], "gamma": [0.9, 0.99],
                                     "td_lambda": [0.0, 0.5], "eps_finish": [0.05, 0.3]}),
-    ("maddpg", "simple_spread", MADDPG_TINY, {"actor_lr": [1e-2, 3e-3], "tau": [0.01, 0.05],
-                                              "noise_start": [0.3, 0.5]}),
+    ("maddpg", "simple_spread_continuous", MADDPG_TINY, {"actor_lr": [1e-2, 3e-3],
+                                                         "tau": [0.01, 0.05],
+                                                         "noise_start": [0.3, 0.5]}),
     ("selfplay_ppo", "tictactoe", dict(num_envs=16, num_steps=8, hidden_size=16, eval_games=4,
                                        eval_every=2), {"lr": [1e-3, 3e-3], "gamma": [0.99, 0.9]}),
 ])
@@ -49,7 +50,8 @@ def test_swept_member_equals_a_separate_run_with_its_values(algo, env_name, tiny
     the first member's. (The values include the switches a static config decides in
     Python: a value clip of 0, one-step targets.)"""
     module = selfplay_ppo if algo == "selfplay_ppo" else get(algo)
-    env = jl.make(env_name)
+    env = (jl.make("simple_spread", continuous_actions=True)
+           if env_name == "simple_spread_continuous" else jl.make(env_name))
     config = module.Config().replace(**tiny)
     pop = population.make_population(config, values)
     stages = population.sweep_stages(module, config, env, pop)

@@ -85,27 +85,40 @@ def _depends(jaxpr, tainted: Sequence[bool]) -> list:
 
 
 def seed_invariant(stages: TrainStages, carry: Any) -> Any:
+    """The invariance tree of :func:`seed_invariant_and_update` (see there)."""
+    return seed_invariant_and_update(stages, carry)[0]
+
+
+def seed_invariant_and_update(stages: TrainStages, carry: Any):
     """Per leaf of a seeds carry (leading ``[S]``), whether it is the same for every seed:
     an integer or boolean leaf that ``init`` makes without the key and that every
     ``update`` computes from such leaves only (update counters, replay-buffer positions,
     pool slots). :func:`run_updates_seeds` keeps those unbatched in its vmap, as
     ``jax.vmap(train)`` does by itself, so that e.g. a buffer write stays an in-place update
     at one position and a ``lax.cond`` on the update count stays a branch instead of both
-    branches and a select."""
+    branches and a select. Returns ``(invariance tree, update)``: ``update`` replays the one
+    trace of ``stages.update`` the analysis made, so vmapping it traces nothing again."""
     one = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), carry)
     leaves, tree = jax.tree.flatten(one)
+    update, out_shape = jax.make_jaxpr(stages.update, return_shape=True)(one)
+    out_tree = jax.tree.structure(out_shape)
+
+    def traced_update(c):  # the update from its one trace (no second trace to vmap it)
+        from jax.extend.core import jaxpr_as_fun
+
+        return jax.tree.unflatten(out_tree, jaxpr_as_fun(update)(*jax.tree.leaves(c)))
+
     init = jax.make_jaxpr(stages.init)(jax.random.key(0))
     free = [not t for t in _depends(init.jaxpr, [True] * len(init.jaxpr.invars))]
     if len(free) != len(leaves):
-        return jax.tree.unflatten(tree, [False] * len(leaves))
+        return jax.tree.unflatten(tree, [False] * len(leaves)), traced_update
     free = [f and (jnp.issubdtype(x.dtype, jnp.integer) or x.dtype == jnp.bool_)
             for f, x in zip(free, leaves)]
-    update = jax.make_jaxpr(stages.update)(one)
     while True:
         outs = _depends(update.jaxpr, [not f for f in free])[:len(leaves)]
         new = [f and not o for f, o in zip(free, outs)]
         if new == free:
-            return jax.tree.unflatten(tree, free)
+            return jax.tree.unflatten(tree, free), traced_update
         free = new
 
 
@@ -113,9 +126,9 @@ def vmapped_update(stages: TrainStages, carry: Any):
     """``stages.update`` vmapped over a seeds carry, with its :func:`seed_invariant` leaves
     unbatched; returns ``(update, squeeze, expand)``: ``squeeze(carry)`` takes one copy of
     the invariant leaves before the loop, ``expand(carry)`` restores the ``[S]`` layout."""
-    invariant = seed_invariant(stages, carry)
+    invariant, traced_update = seed_invariant_and_update(stages, carry)
     axes = jax.tree.map(lambda inv: None if inv else 0, invariant)
-    update = jax.vmap(stages.update, in_axes=(axes,), out_axes=(axes, 0),
+    update = jax.vmap(traced_update, in_axes=(axes,), out_axes=(axes, 0),
                       spmd_axis_name=seed_axis_name())
     size = jax.tree.leaves(carry)[0].shape[0]
     squeeze = lambda c: jax.tree.map(lambda x, inv: x[0] if inv else x, c, invariant)  # noqa: E731
