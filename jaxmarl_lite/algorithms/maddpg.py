@@ -339,30 +339,27 @@ def make_policy(config: Config, env) -> Policy:
     return Policy(lambda num_envs: (), act)
 
 
-def check_action_options(config: Config, env) -> None:
-    """Options of the other action type are errors, not silently ignored: Gaussian
-    exploration noise applies to continuous actions, the Gumbel-softmax temperature to
-    discrete ones."""
+def check_action_options(config: Config, env, hyper: Sequence[str] = ()) -> None:
+    """Options of the other action type are errors, not silently ignored (set in the
+    config or swept as ``hyper``): Gaussian exploration noise applies to continuous
+    actions, the Gumbel-softmax temperature to discrete ones."""
     default = Config()
-    if env.is_discrete:
-        ignored = [f for f in ("noise_start", "noise_end", "noise_decay_fraction")
-                   if getattr(config, f) != getattr(default, f)]
-        kind = "discrete"
-    else:
-        ignored = [f for f in ("gumbel_temperature",)
-                   if getattr(config, f) != getattr(default, f)]
-        kind = "continuous"
+    other = (("noise_start", "noise_end", "noise_decay_fraction") if env.is_discrete
+             else ("gumbel_temperature",))
+    kind = "discrete" if env.is_discrete else "continuous"
+    ignored = [f for f in other if getattr(config, f) != getattr(default, f) or f in hyper]
     if ignored:
         raise ValueError(f"{type(env).__name__} has {kind} actions, so MADDPG's "
                          f"{', '.join(ignored)} would be ignored; leave "
-                         f"{'them' if len(ignored) > 1 else 'it'} at the default")
+                         f"{'them' if len(ignored) > 1 else 'it'} at the default (and out "
+                         "of sweeps)")
 
 
 def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
     """The loop as ``init``/``update``; ``hyper`` names tunable fields carried as data
     (``carry.hyper``, see :mod:`jaxmarl_lite.algorithms._common.hyper`)."""
     hyper = check_hyper(config, hyper)
-    check_action_options(config, env)
+    check_action_options(config, env, hyper)
     steps_per_update = config.num_envs * config.num_steps
     num_updates = config.total_timesteps // steps_per_update
     if num_updates < 1:

@@ -160,6 +160,8 @@ def test_parameter_groups_and_config_validation():
         maddpg.Config(activation="swish2")
     with pytest.raises(ValueError, match="less than one update"):
         maddpg.make_stages(maddpg.Config(total_timesteps=10, learning_starts=0), tag)
+    with pytest.raises(ValueError, match="noise_start would be ignored"):  # swept, too
+        maddpg.make_stages(maddpg.Config(learning_starts=0), tag, hyper=("noise_start",))
     assert get("maddpg") is maddpg
 
 
