@@ -118,3 +118,11 @@ def test_cli_bad_custom_env_is_one_line_exit_2(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_cli_restart_without_resume_is_one_line_exit_2(tmp_path, capsys):
+    code = main(["train", "vdn", "grid_meet", "--restart", "--out", str(tmp_path / "run"),
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--restart goes with --resume" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()

@@ -115,8 +115,15 @@ def test_continuous_heterogeneous_spaces():
 
 # ------------------------------------------------------------------ AEC tic-tac-toe
 def test_aec_api_and_seed_test():
-    pz_test.api_test(jpz.to_pettingzoo_aec(jl.make("tictactoe")), num_cycles=100)
+    """PettingZoo's own checks (they raise on a violation), then the first position."""
+    env = jpz.to_pettingzoo_aec(jl.make("tictactoe"))
+    pz_test.api_test(env, num_cycles=100)
     pz_test.seed_test(lambda: jpz.to_pettingzoo_aec(jl.make("tictactoe")), num_cycles=100)
+    env.reset(seed=0)
+    first = env.observe(env.agent_selection)
+    assert env.agent_selection == "player_1"
+    assert first["observation"].shape == (3, 3, 2) and first["observation"].dtype == np.int8
+    assert first["action_mask"].tolist() == [1] * 9
 
 
 @pytest.mark.parametrize("moves", [
