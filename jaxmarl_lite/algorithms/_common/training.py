@@ -84,11 +84,6 @@ def _depends(jaxpr, tainted: Sequence[bool]) -> list:
     return [read(v) for v in jaxpr.outvars]
 
 
-def seed_invariant(stages: TrainStages, carry: Any) -> Any:
-    """The invariance tree of :func:`seed_invariant_and_update` (see there)."""
-    return seed_invariant_and_update(stages, carry)[0]
-
-
 def seed_invariant_and_update(stages: TrainStages, carry: Any):
     """Per leaf of a seeds carry (leading ``[S]``), whether it is the same for every seed:
     an integer or boolean leaf that ``init`` makes without the key and that every
@@ -123,7 +118,7 @@ def seed_invariant_and_update(stages: TrainStages, carry: Any):
 
 
 def vmapped_update(stages: TrainStages, carry: Any):
-    """``stages.update`` vmapped over a seeds carry, with its :func:`seed_invariant` leaves
+    """``stages.update`` vmapped over a seeds carry, with its :func:`seed_invariant_and_update` leaves
     unbatched; returns ``(update, squeeze, expand)``: ``squeeze(carry)`` takes one copy of
     the invariant leaves before the loop, ``expand(carry)`` restores the ``[S]`` layout."""
     invariant, traced_update = seed_invariant_and_update(stages, carry)
