@@ -112,6 +112,15 @@ class MultiAgentEnv:
         """One transition without auto-reset (``info`` may be an empty dict)."""
         raise NotImplementedError
 
+    def step_and_reset(self, key_step: jax.Array, key_reset: jax.Array, state: Any,
+                       actions: jax.Array) -> Tuple[StepOutput, Tuple[Obs, Any]]:
+        """``(step_env(key_step, state, actions), reset_env(key_reset))``: the two halves of
+        an auto-resetting ``step`` (the reset is kept where the episode ended). Override
+        only when both are cheaper together, e.g. an env whose reset costs real work and
+        is needed only at an episode's end; the reset half must equal ``reset_env(key_reset)``
+        wherever the step ends the episode (elsewhere only its layout counts)."""
+        return self.step_env(key_step, state, actions), self.reset_env(key_reset)
+
     def global_state(self, state: Any) -> jax.Array:
         """Centralised state vector ``[state_dim]`` for critics and mixers."""
         raise NotImplementedError
@@ -142,11 +151,9 @@ class MultiAgentEnv:
                 else None
         actions = self.check_actions(actions)
         key_step, key_reset = jax.random.split(key)
-        obs_reset, state_reset = self.reset_env(key_reset)
+        (obs_step, state_step, reward, terminated, truncated, info), (obs_reset, state_reset) = \
+            self.step_and_reset(key_step, key_reset, state, actions)
         check_state(state, state_reset, f"{type(self).__name__}.step")
-        obs_step, state_step, reward, terminated, truncated, info = self.step_env(
-            key_step, state, actions
-        )
         done = jnp.all(terminated | truncated)
         state = jax.tree.map(lambda r, s: jnp.where(done, r, s), state_reset, state_step)
         obs = jnp.where(done, obs_reset, obs_step)

@@ -125,3 +125,15 @@ def test_resume_maddpg_on_mpe_is_bitwise_identical(tmp_path):
     part = runs.train("maddpg", "simple_spread", out=tmp_path / "part", stop_after=4, **kw)
     runs.resume(part, progress=False)
     _assert_same_run(full, part)
+
+
+def test_coma_through_the_front_door_resumes_bitwise(tmp_path):
+    """COMA's actor/critic/target and two optimiser states survive checkpoint/resume."""
+    kw = dict(seeds=2, total_steps=4 * 8 * 6, progress=False, save_every=2,
+              overrides=dict(num_envs=4, num_steps=8, hidden_size=8, critic_hidden_size=8,
+                             target_update_every=3, eval_every=2, eval_episodes=4))
+    full = runs.train("coma", "grid_meet", out=tmp_path / "full", **kw)
+    part = runs.train("coma", "grid_meet", out=tmp_path / "part", stop_after=4, **kw)
+    runs.resume(part, progress=False)
+    metrics = _assert_same_run(full, part)
+    assert {"critic_loss", "advantage"} <= set(metrics)

@@ -239,6 +239,41 @@ def test_round_trip_matches_native_grid_meet():
     rt.close()
 
 
+def test_host_resets_only_at_episode_ends_and_global_state_options():
+    resets = []
+
+    def make():  # grid_meet through PettingZoo, counting the host resets
+        par = jpz.to_pettingzoo(jl.make("grid_meet"))
+        reset = par.reset
+        par.reset = lambda seed=None, options=None: resets.append(seed) or reset(seed, options)
+        return par
+
+    env = jpz.from_pettingzoo(make, global_state="observations")
+    assert env.state_dim == sum(env.obs_sizes)
+    step = jax.jit(env.step)
+    _, state = env.reset(jax.random.PRNGKey(0))
+    resets.clear()
+    actions = np.random.default_rng(1).integers(0, 4, (45, 2)).astype(np.int32)
+    ends = 0
+    for t, action in enumerate(actions):
+        obs, state, _, term, trunc, _ = step(jax.random.PRNGKey(t), state, action)
+        done = bool(np.all(term | trunc))
+        ends += done
+        np.testing.assert_array_equal(env.global_state(state), np.ravel(obs))
+    assert ends >= 2
+    # one reset where an episode ends, one replayed at each episode's first step
+    assert len(resets) == 2 * ends + (not done)
+    env.close()
+
+    small = jpz.from_pettingzoo(make, global_state=lambda host: np.full(3, len(host.agents)))
+    assert small.state_dim == 3
+    np.testing.assert_array_equal(small.global_state(small.reset(jax.random.PRNGKey(0))[1]), 2.0)
+    small.close()
+    for bad in ("bogus", 3):
+        with pytest.raises(ValueError, match="global_state must be"):
+            jpz.from_pettingzoo(make, global_state=bad)
+
+
 def test_own_time_limit_and_bad_inputs():
     from mpe2 import simple_spread_v3
     from pettingzoo.classic import tictactoe_v3

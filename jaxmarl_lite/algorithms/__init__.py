@@ -15,6 +15,7 @@ ALGORITHMS = {
     "mappo": "jaxmarl_lite.algorithms.mappo",
     "ippo": "jaxmarl_lite.algorithms.ippo",
     "maddpg": "jaxmarl_lite.algorithms.maddpg",
+    "coma": "jaxmarl_lite.algorithms.coma",
 }
 
 

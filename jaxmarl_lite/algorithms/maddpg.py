@@ -42,13 +42,14 @@ import optax
 
 from jaxmarl_lite.algorithms._common.config import ConfigBase
 from jaxmarl_lite.algorithms._common.distributions import ILLEGAL_LOGIT
-from jaxmarl_lite.algorithms._common.evaluation import Policy, evaluate
+from jaxmarl_lite.algorithms._common.evaluation import Policy, periodic_eval
 from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, carried_schedule,
                                                    check_hyper, clipped_adam, initial_values,
                                                    set_hyperparams)
 from jaxmarl_lite.algorithms._common.networks import MLP, activation, agent_id_onehot
 from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, episode_metrics,
-                                                      initial_episode_metrics, train_from_stages)
+                                                      initial_episode_metrics, loop_metrics,
+                                                      train_from_stages)
 from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.wrappers import EpisodeStats, VecEnv
 
@@ -470,17 +471,13 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         ready = buffer.can_sample(buffer_state) & (env_steps >= config.learning_starts)
         (params, target, actor_state, critic_state), aux = jax.lax.cond(ready, learn, skip, None)
         count = c.update_count + 1
-        eval_return = jax.lax.cond(
-            (count % config.eval_every == 0) | (count == num_updates),
-            lambda _: evaluate(env, policy, params, eval_key, config.eval_episodes)
-            .team_return.mean(),
-            lambda _: c.eval_return, None)
+        eval_return = periodic_eval(env, policy, params, eval_key, count, num_updates, config,
+                                    c.eval_return)
         episodes = episode_metrics(info, c.episodes)
-        metrics = dict(env_steps=env_steps.astype(jnp.float32),
-                       episode_return=episodes.episode_return,
-                       episode_length=episodes.episode_length, eval_return=eval_return,
-                       critic_loss=aux[0], actor_loss=aux[1], q_mean=aux[2],
-                       noise=jnp.asarray(noise, jnp.float32))
+        metrics = loop_metrics(
+            env_steps, episodes.episode_return, episodes.episode_length, eval_return,
+            critic_loss=aux[0], actor_loss=aux[1], q_mean=aux[2],
+            noise=jnp.asarray(noise, jnp.float32))
         return Carry(params, target, actor_state, critic_state, buffer_state, env_state, obs,
                      key, count, env_steps, episodes, eval_return, c.hyper), metrics
 

@@ -19,24 +19,27 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, ClassVar, Dict, Literal, NamedTuple, Sequence, Tuple
+from typing import Any, ClassVar, Dict, Literal, NamedTuple, Optional, Sequence, Tuple
 
 import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxmarl_lite.algorithms._common.config import ConfigBase
 from jaxmarl_lite.algorithms._common.distributions import diagonal_gaussian, masked_categorical
-from jaxmarl_lite.algorithms._common.evaluation import Policy, evaluate
+from jaxmarl_lite.algorithms._common.evaluation import Policy, periodic_eval
 from jaxmarl_lite.algorithms._common.gae import gae
 from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, check_hyper, clipped_adam,
                                                    initial_values, set_hyperparams)
-from jaxmarl_lite.algorithms._common.networks import ScannedGRU, activation, apply_agents, dense
+from jaxmarl_lite.algorithms._common.networks import (ConvTorso, ScannedGRU, activation,
+                                                      apply_agents, dense)
 from jaxmarl_lite.algorithms._common.normalization import RunningMeanStd
 from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, episode_metrics,
-                                                      initial_episode_metrics, train_from_stages)
+                                                      initial_episode_metrics, loop_metrics,
+                                                      train_from_stages)
 from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.wrappers import EpisodeStats, VecEnv
 
@@ -97,6 +100,14 @@ class Config(ConfigBase):
     """GRU actor and critic (``False``: two-layer MLPs)."""
     activation: str = "tanh"
     """Hidden activation (relu, tanh, elu, gelu, silu)."""
+    obs_image_shape: Optional[Tuple[int, int, int]] = None
+    """``(height, width, channels)``: each observation starts with an image of this shape,
+    flattened row-major (as ``np.ravel`` of an ``[H, W, C]`` array); the actor (and a
+    ``local`` critic, whose input is the observation) runs it through a small CNN torso
+    (:class:`~jaxmarl_lite.algorithms._common.networks.ConvTorso`, ``cnn_channels``) and
+    joins the features after the image (agent id, padding) to its output. ``None``: MLP."""
+    cnn_channels: Tuple[int, ...] = (16, 32)
+    """Channels of the CNN torso's 3x3 stride-2 convolutions (with ``obs_image_shape``)."""
     parameter_sharing: bool = True
     """One actor/critic for all agents with agent ids; ``False``: per-agent parameters."""
     init_log_std: float = -0.5
@@ -121,20 +132,30 @@ class Config(ConfigBase):
                       "minibatch_strata", f"such that num_minibatches * minibatch_strata "
                       f"divides num_envs={self.num_envs}")
         activation(self.activation)
+        self._require(self.obs_image_shape is None or (
+            len(self.obs_image_shape) == 3 and all(d > 0 for d in self.obs_image_shape)),
+            "obs_image_shape", "None or (height, width, channels) of positive ints")
+        self._require(len(self.cnn_channels) > 0 and all(c > 0 for c in self.cnn_channels),
+                      "cnn_channels", "a non-empty tuple of positive ints")
 
 
 class Trunk(nn.Module):
-    """``(hidden [B, H], x [T, B, D], resets [T, B]) -> (hidden, y [T, B, out_dim])``."""
+    """``(hidden [B, H], x [T, B, D], resets [T, B]) -> (hidden, y [T, B, out_dim])``;
+    with ``image_shape`` the first ``H * W * C`` inputs pass a CNN torso first."""
 
     out_dim: int
     hidden_size: int
     recurrent: bool
     act: str
     out_scale: float
+    image_shape: Optional[Tuple[int, int, int]] = None
+    channels: Tuple[int, ...] = (16, 32)
 
     @nn.compact
     def __call__(self, hidden, x, resets):
         f = activation(self.act)
+        if self.image_shape is not None:
+            x = ConvTorso(self.image_shape, self.channels, self.act)(x)
         x = f(dense(self.hidden_size)(x))
         if self.recurrent:
             hidden, x = ScannedGRU(self.hidden_size)(hidden, (x, resets))
@@ -309,10 +330,15 @@ class Carry(NamedTuple):
 
 
 def make_nets(config: Config, env) -> Nets:
+    image = config.obs_image_shape
+    if image is not None and int(np.prod(image)) > env.obs_dim:
+        raise ValueError(f"obs_image_shape={image} needs {int(np.prod(image))} observation "
+                         f"features, but {type(env).__name__} observations have {env.obs_dim}")
     trunk = functools.partial(Trunk, hidden_size=config.hidden_size, recurrent=config.recurrent,
-                              act=config.activation)
-    return Nets(trunk(env.num_actions, out_scale=0.01), trunk(1, out_scale=1.0), config,
-                env.is_discrete)
+                              act=config.activation, channels=config.cnn_channels)
+    return Nets(trunk(env.num_actions, out_scale=0.01, image_shape=image),
+                trunk(1, out_scale=1.0, image_shape=image if config.critic == "local" else None),
+                config, env.is_discrete)
 
 
 def make_policy(config: Config, env) -> Policy:
@@ -419,18 +445,14 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
             c.params, c.opt_state, batch, perm_key, nets=nets, optimizer=optimizer,
             ent_coef=entropy_weight(hp, c.update_count, num_updates), hyper=c.hyper)
         count = c.update_count + 1
-        eval_return = jax.lax.cond(
-            (count % config.eval_every == 0) | (count == num_updates),
-            lambda _: evaluate(env, policy, params, eval_key, config.eval_episodes)
-            .team_return.mean(),
-            lambda _: c.eval_return, None)
+        eval_return = periodic_eval(env, policy, params, eval_key, count, num_updates, config,
+                                    c.eval_return)
         episodes = episode_metrics(tr["info"], c.episodes)
         env_steps = c.env_steps + steps_per_update
         aux = aux.reshape(-1, 3).mean(0)
-        metrics = dict(env_steps=env_steps.astype(jnp.float32),
-                       episode_return=episodes.episode_return,
-                       episode_length=episodes.episode_length, eval_return=eval_return,
-                       value_loss=aux[0], actor_loss=aux[1], entropy=aux[2])
+        metrics = loop_metrics(
+            env_steps, episodes.episode_return, episodes.episode_length, eval_return,
+            value_loss=aux[0], actor_loss=aux[1], entropy=aux[2])
         return Carry(params, opt_state, stats, env_state, obs, first, hidden, key, count,
                      env_steps, episodes, eval_return, c.hyper), metrics
 

@@ -33,14 +33,14 @@ import jax.numpy as jnp
 import optax
 
 from jaxmarl_lite.algorithms._common.config import ConfigBase
-from jaxmarl_lite.algorithms._common.evaluation import Policy, evaluate
+from jaxmarl_lite.algorithms._common.evaluation import Policy, periodic_eval
 from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, carried_schedule,
                                                    check_hyper, clipped_adam, initial_values,
                                                    set_hyperparams)
 from jaxmarl_lite.algorithms._common.mixers import QMixer, vdn
 from jaxmarl_lite.algorithms._common.networks import ScannedGRU, apply_agents, dense
 from jaxmarl_lite.algorithms._common.normalization import RunningMeanStd
-from jaxmarl_lite.algorithms._common.training import TrainStages, train_from_stages
+from jaxmarl_lite.algorithms._common.training import TrainStages, loop_metrics, train_from_stages
 from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.spaces import random_legal
 from jaxmarl_lite.wrappers import VecEnv
@@ -98,6 +98,12 @@ class Config(ConfigBase):
     parameter_sharing: bool = True
     """One network for all agents with an agent-id one-hot appended to the observation;
     ``False`` gives every agent its own parameters (vmapped over the agent axis)."""
+    shared_experience: bool = False
+    """Every agent's network learns from all agents' transitions (homogeneous agents, the
+    seeds' shared replay buffer; needs ``parameter_sharing=False``: a shared network already
+    learns from every agent's transitions). Each sampled episode assigns the networks to the
+    agent slots by a fresh random permutation (the data, its rewards and the mixer's slot
+    order stay as collected; off-policy Q-learning may learn from another agent's actions)."""
     standardise_rewards: bool = False
     """Divide rewards by a running standard deviation and subtract its mean."""
     mixer_embed_dim: int = 32
@@ -125,6 +131,9 @@ class Config(ConfigBase):
         self._require(self.hypernet_layers in (1, 2), "hypernet_layers", "1 or 2")
         self._require(self.mixer_init_scale is None or self.mixer_init_scale > 0,
                       "mixer_init_scale", "None or > 0")
+        self._require(not (self.shared_experience and self.parameter_sharing), "shared_experience",
+                      "False with parameter_sharing=True (one shared network already learns "
+                      "from every agent's transitions); set parameter_sharing=False")
         self._require(self.batch_size <= self.buffer_size, "batch_size", "<= buffer_size")
         self._require(self.num_envs <= self.buffer_size, "buffer_size",
                       f">= num_envs={self.num_envs} (the episodes one update adds)")
@@ -212,18 +221,33 @@ def td_lambda_targets(rewards, terminated, valid, next_values, gamma: float, td_
     return g
 
 
+def slot_permutations(key, batch_size: int, num_agents: int) -> jax.Array:
+    """``[B, N]``: episode ``b``'s network ``i`` plays agent slot ``perm[b, i]``."""
+    return jax.vmap(lambda k: jax.random.permutation(k, num_agents))(
+        jax.random.split(key, batch_size))
+
+
 def loss(params: QParams, target_params: QParams, batch: Episode, reward_stats: RunningMeanStd,
-         *, config: Config, network: QNetwork, mixer: nn.Module | None):
+         perm=None, *, config: Config, network: QNetwork, mixer: nn.Module | None):
     """Masked mean squared TD error of a batch of episodes (each field ``[B, ...]`` as in
-    :class:`Episode`). Returns ``(loss, q_mean)``."""
+    :class:`Episode`). Returns ``(loss, q_mean)``. ``perm [B, N]``
+    (:func:`slot_permutations`, per-agent networks): network ``i`` reads the observations
+    of slot ``perm[b, i]`` and its Q-values stand for that slot (shared experience)."""
     batch = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), batch)  # time-major
     tp1, b, n, _ = batch.obs.shape
     chex.assert_shape(batch.actions, (tp1 - 1, b, n))
     h0 = jnp.zeros((b, n, config.hidden_size))
     no_reset = jnp.zeros((tp1, b), bool)
     q_fn = functools.partial(apply_agents, network, config.parameter_sharing)
-    _, q = q_fn(params.agent, h0, batch.obs, no_reset)
-    _, q_target = q_fn(target_params.agent, h0, batch.obs, no_reset)
+    obs = batch.obs
+    if perm is not None:
+        chex.assert_shape(perm, (b, n))
+        obs = jnp.take_along_axis(obs, perm[None, :, :, None], axis=2)
+    _, q = q_fn(params.agent, h0, obs, no_reset)
+    _, q_target = q_fn(target_params.agent, h0, obs, no_reset)
+    if perm is not None:  # back to slot order: slot perm[b, i]'s values came from network i
+        inverse = jnp.argsort(perm, axis=-1)[None, :, :, None]
+        q, q_target = (jnp.take_along_axis(x, inverse, axis=2) for x in (q, q_target))
     q_taken = jnp.take_along_axis(q[:-1], batch.actions[..., None], axis=-1)[..., 0]  # [T,B,N]
     next_mask = batch.mask[1:]
     if config.double_q:
@@ -336,6 +360,10 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         raise ValueError(f"total_timesteps={config.total_timesteps} is less than one update "
                          f"(num_envs * max_episode_steps = {steps_per_update})")
     n = env.num_agents
+    if config.shared_experience and (len(set(env.obs_sizes)) > 1 or len(set(env.action_sizes)) > 1):
+        raise ValueError(f"shared_experience needs homogeneous agents; {type(env).__name__}'s "
+                         f"observation sizes {env.obs_sizes} / action counts {env.action_sizes} "
+                         "differ")
     network = QNetwork(env.num_actions, config.hidden_size, config.recurrent)
     mixer = make_mixer(config)
     loss_fn = functools.partial(loss, config=config, network=network, mixer=mixer)
@@ -373,9 +401,13 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
     def sgd_step(state, key):
         params, opt_state, buffer_state, target_params, reward_stats, hyper_values = state
         hp = HyperView(config, hyper_values)
+        perm = None
+        if config.shared_experience:
+            key, perm_key = jax.random.split(key)
+            perm = slot_permutations(perm_key, config.batch_size, n)
         batch = data_parallel(buffer.sample(buffer_state, key).experience)
         (value, q_mean), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, target_params, batch, reward_stats, config=hp)
+            params, target_params, batch, reward_stats, perm, config=hp)
         if hyper:
             opt_state = set_hyperparams(opt_state, learning_rate=hp.lr, max_norm=hp.max_grad_norm)
         updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -412,16 +444,12 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         target_params = jax.tree.map(
             lambda t, p: jnp.where(refresh, optax.incremental_update(p, t, hp.tau), t),
             c.target_params, params)
-        eval_return = jax.lax.cond(
-            (count % config.eval_every == 0) | (count == num_updates),
-            lambda _: evaluate(env, policy, params, eval_key, config.eval_episodes)
-            .team_return.mean(),
-            lambda _: c.eval_return, None)
+        eval_return = periodic_eval(env, policy, params, eval_key, count, num_updates, config,
+                                    c.eval_return)
         team = episodes.rewards.mean(-1) * valid
-        metrics = dict(env_steps=env_steps.astype(jnp.float32),
-                       episode_return=team.sum(-1).mean(),
-                       episode_length=valid.sum(-1).mean(), eval_return=eval_return,
-                       loss=loss_value, q_mean=q_mean, epsilon=jnp.asarray(epsilon, jnp.float32))
+        metrics = loop_metrics(
+            env_steps, team.sum(-1).mean(), valid.sum(-1).mean(), eval_return,
+            loss=loss_value, q_mean=q_mean, epsilon=jnp.asarray(epsilon, jnp.float32))
         carry = Carry(params, target_params, opt_state, buffer_state, reward_stats, key, count,
                       env_steps, eval_return, c.hyper)
         return carry, metrics

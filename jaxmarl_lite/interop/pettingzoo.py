@@ -272,7 +272,7 @@ class HostSpec:
     low: float
     high: float
     state_dim: int
-    has_state: bool  # the host env implements state()
+    state_of: Optional[Callable[[Any], Any]]  # host env -> global state; None: the observations
     max_steps: int
 
 
@@ -305,8 +305,11 @@ class _HostPool:
                 m = (infos.get(a) or {}).get("action_mask") if m is None else m
                 if m is not None and spec.discrete:
                     mask[i] = np.pad(np.ravel(m), (0, mask.shape[1] - np.size(m))) > 0
-        gstate = (np.asarray(env.state(), np.float32).ravel() if spec.has_state else
+        gstate = (np.asarray(spec.state_of(env), np.float32).ravel() if spec.state_of else
                   np.concatenate([out[i, :d] for i, d in enumerate(spec.obs_sizes)]))
+        if gstate.shape != (spec.state_dim,):
+            raise ValueError(f"from_pettingzoo: the global state has {gstate.size} values, the "
+                             f"first one had {spec.state_dim}; global_state must keep one size")
         return out, mask, gstate
 
     def _start(self, seed):
@@ -319,7 +322,9 @@ class _HostPool:
         self.free.append(env)
         return self._views(env, obs, infos, env.agents)
 
-    def step(self, seed, t, episode, actions):
+    def step(self, seed, t, episode, actions, reset_seed):
+        """One host step; where it ends the episode, also the reset views of ``reset_seed``
+        (a free copy is reset then; elsewhere zeros: the caller keeps them only at an end)."""
         spec, t, episode = self.spec, int(t), int(episode)
         if t == 0:  # the first step replays the reset (deterministic in seed) on a free copy
             env, episode = self._start(seed)[0], next(self.ids) % 2**31
@@ -346,11 +351,13 @@ class _HostPool:
         truncated |= running & bool(env.agents) & (t + 1 >= spec.max_steps)  # our time limit
         if np.all(terminated | truncated):
             self.free.append(env)
+            reset_views = self.reset(reset_seed)
         else:
+            reset_views = tuple(np.zeros_like(v) for v in views)
             self.live[episode] = [env, t + 1]
             while len(self.live) > 4 * self.batch + 16:  # abandoned episodes: recycle the oldest
                 self.free.append(self.live.pop(next(iter(self.live)))[0])
-        return (*views, reward, terminated, truncated, np.int32(episode))
+        return (*views, reward, terminated, truncated, np.int32(episode), *reset_views)
 
     def call(self, method: str, *args):
         """``method`` per batch row: ``vmap_method="broadcast_all"`` gives every argument the
@@ -383,8 +390,8 @@ class PettingZooEnv(MultiAgentEnv):
     leave unbatched arguments at size 1 for the callback to broadcast; "sequential" would
     call it B times). The step callback is impure (it advances the host copy named by the
     state): step each state once, and keep it out of ``lax.cond`` branches under ``vmap``
-    (both would run). The base class's auto-reset computes a reset every ``step``: one
-    host reset per env per step.
+    (both would run). The auto-reset rides in the step's callback (:meth:`step_and_reset`):
+    a host copy is reset only where a step ends its episode, not at every step.
     """
 
     make_env: Callable[[], Any]
@@ -407,27 +414,50 @@ class PettingZooEnv(MultiAgentEnv):
         n = max(self.spec.action_sizes)
         return Discrete(n) if self.spec.discrete else Box(self.spec.low, self.spec.high, (n,))
 
+    def _views(self):
+        """Shapes of the host's ``(obs, mask, global state)`` views."""
+        return (jax.ShapeDtypeStruct((self.num_agents, self.obs_dim), jnp.float32),
+                jax.ShapeDtypeStruct((self.num_agents, self.num_actions), jnp.float32),
+                jax.ShapeDtypeStruct((self.state_dim,), jnp.float32))
+
     def _callback(self, method, shapes, *args):
-        views = (jax.ShapeDtypeStruct((self.num_agents, self.obs_dim), jnp.float32),
-                 jax.ShapeDtypeStruct((self.num_agents, self.num_actions), jnp.float32),
-                 jax.ShapeDtypeStruct((self.state_dim,), jnp.float32))
-        return jax.pure_callback(functools.partial(_host_call, self.uid, method), views + shapes,
+        return jax.pure_callback(functools.partial(_host_call, self.uid, method), shapes,
                                  *args, vmap_method="broadcast_all")
 
-    def reset_env(self, key):
-        seed = (jax.random.bits(key, (), jnp.uint32) >> 1).astype(jnp.int32)
-        obs, mask, gstate = self._callback("reset", (), seed)
+    @staticmethod
+    def _seed(key):
+        """The host reset seed drawn from a reset key (a non-negative int32)."""
+        return (jax.random.bits(key, (), jnp.uint32) >> 1).astype(jnp.int32)
+
+    @staticmethod
+    def _start_state(seed, obs, mask, gstate):
         zero = jnp.zeros((), jnp.int32)
         return obs, HostState(seed=seed, t=zero, episode=zero - 1, mask=mask, gstate=gstate)
 
-    def step_env(self, key, state, actions):
+    def reset_env(self, key):
+        seed = self._seed(key)
+        return self._start_state(seed, *self._callback("reset", self._views(), seed))
+
+    def step_and_reset(self, key_step, key_reset, state, actions):
+        """One callback steps the host copy and, where that ends the episode, resets a copy
+        with ``reset_env(key_reset)``'s seed (elsewhere the reset half is zeros)."""
+        del key_step  # the host env's own randomness comes from its reset seed
         actions = jnp.asarray(actions, jnp.int32 if self.spec.discrete else jnp.float32)
         flags = jax.ShapeDtypeStruct((self.num_agents,), jnp.bool_)
-        shapes = (jax.ShapeDtypeStruct((self.num_agents,), jnp.float32), flags, flags,
-                  jax.ShapeDtypeStruct((), jnp.int32))
-        obs, mask, gstate, reward, term, trunc, episode = self._callback(
-            "step", shapes, state.seed, state.t, state.episode, actions)
-        return obs, HostState(state.seed, state.t + 1, episode, mask, gstate), reward, term, trunc, {}
+        shapes = (*self._views(), jax.ShapeDtypeStruct((self.num_agents,), jnp.float32), flags,
+                  flags, jax.ShapeDtypeStruct((), jnp.int32), *self._views())
+        reset_seed = self._seed(key_reset)
+        out = self._callback("step", shapes, state.seed, state.t, state.episode, actions,
+                             reset_seed)
+        obs, mask, gstate, reward, term, trunc, episode = out[:7]
+        step = (obs, HostState(state.seed, state.t + 1, episode, mask, gstate), reward, term,
+                trunc, {})
+        return step, self._start_state(reset_seed, *out[7:])
+
+    def step_env(self, key, state, actions):
+        """A step without the reset half (the auto-resetting ``step`` uses
+        :meth:`step_and_reset`; this one hands the host a reset seed it never uses)."""
+        return self.step_and_reset(key, key, state, actions)[0]
 
     def global_state(self, state: HostState) -> jax.Array:
         return state.gstate
@@ -455,15 +485,38 @@ def _max_steps(env: Any, given: Any) -> int:
     return int(given)
 
 
+def _state_source(probe: Any, global_state: Any) -> Optional[Callable[[Any], Any]]:
+    """``global_state`` as a host function (``None``: the concatenated observations)."""
+    if callable(global_state):
+        return global_state
+    if global_state not in ("auto", "env", "observations"):
+        raise ValueError("from_pettingzoo: global_state must be 'auto', 'env', 'observations' "
+                         f"or a function of the host env, got {global_state!r}")
+    if global_state == "observations":
+        return None
+    try:
+        probe.state()
+    except NotImplementedError:
+        if global_state == "env":
+            raise ValueError(f"from_pettingzoo: global_state='env' but {type(probe).__name__} "
+                             "does not implement state(); use 'auto' or 'observations'") from None
+        return None
+    return lambda env: env.state()
+
+
 def from_pettingzoo(make_env: Callable[[], Any], num_envs: int = 1,
-                    max_episode_steps: Optional[int] = None, name: Optional[str] = None) -> PettingZooEnv:
+                    max_episode_steps: Optional[int] = None, name: Optional[str] = None,
+                    global_state: Any = "auto") -> PettingZooEnv:
     """A ``pettingzoo.ParallelEnv`` factory as our :class:`PettingZooEnv` (an AEC env:
     ``lambda: pettingzoo.utils.conversions.aec_to_parallel(make_aec())``).
 
     Agents stacked in ``possible_agents`` order; observations flattened and zero-padded;
     discrete actions padded, with ``action_mask`` from the env's observation/info masks
     (else the true counts); ``global_state`` is the env's ``state()`` when it has one, else
-    the concatenated observations. Agents gone mid-episode get zero observations and
+    the concatenated observations (``global_state``: ``"auto"`` that choice, ``"env"`` the
+    env's ``state()``, ``"observations"`` the concatenated observations, or a function of
+    the host env returning an array of one size, e.g. a downsampled ``state()`` image).
+    Agents gone mid-episode get zero observations and
     rewards and count as terminated. Host resets are seeded from the reset key (equal keys,
     equal episodes). ``num_envs`` host copies are built up front (more when a batch needs
     them). ``max_episode_steps`` (default: the env's ``max_cycles`` or ``max_episode_steps``)
@@ -487,10 +540,7 @@ def from_pettingzoo(make_env: Callable[[], Any], num_envs: int = 1,
         raise TypeError(f"from_pettingzoo needs all-Discrete or all-1-D-Box action spaces, got {acts}")
     max_steps = _max_steps(probe, max_episode_steps)
     probe.reset(seed=0)
-    try:
-        state_dim, has_state = int(np.size(probe.state())), True
-    except NotImplementedError:
-        state_dim, has_state = 0, False
+    state_of = _state_source(probe, global_state)
     obs_sizes = tuple(int(gym.spaces.flatdim(_obs_part(gym, probe.observation_space(a))[0]))
                       for a in agents)
     spec = HostSpec(
@@ -498,7 +548,8 @@ def from_pettingzoo(make_env: Callable[[], Any], num_envs: int = 1,
         action_sizes=tuple(int(s.n) if discrete else s.shape[0] for s in acts), discrete=discrete,
         low=0.0 if discrete else float(min(np.min(s.low) for s in acts)),
         high=1.0 if discrete else float(max(np.max(s.high) for s in acts)),
-        state_dim=state_dim if has_state else sum(obs_sizes), has_state=has_state, max_steps=max_steps)
+        state_dim=int(np.size(state_of(probe))) if state_of else sum(obs_sizes), state_of=state_of,
+        max_steps=max_steps)
     uid = next(_UIDS)
     _POOLS[uid] = _HostPool(make_env, spec, [probe] + [make_env() for _ in range(num_envs - 1)])
     return PettingZooEnv(make_env=make_env, spec=spec, uid=uid)

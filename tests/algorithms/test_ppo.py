@@ -140,6 +140,43 @@ def test_other_critics_and_no_sharing_run(critic, sharing):
         assert jax.tree.leaves(out.carry.params.actor)[0].shape[0] == 2
 
 
+def test_cnn_torso_reads_the_image_part_of_observations():
+    from jaxmarl_lite.algorithms._common.networks import ConvTorso
+    torso = ConvTorso((4, 2, 2), (3,), "relu")
+    x = jnp.sin(jnp.arange(2 * 18, dtype=jnp.float32)).reshape(2, 18)  # 16 image features + 2
+    params = torso.init(jax.random.key(0), x)
+    y = torso.apply(params, x)
+    assert y.shape == (2, 2 * 1 * 3 + 2)  # [4, 2] -> stride 2 -> [2, 1] x 3 channels
+    np.testing.assert_array_equal(y[:, -2:], x[:, 16:])
+    expected = torso.apply(params, x[:1])  # rows are independent images
+    np.testing.assert_allclose(y[:1], expected, rtol=1e-6)
+    kernel = params["params"]["kernel_0"]  # the patches-and-matmul form equals lax.conv
+    image = x[0, :16].reshape(1, 4, 2, 2)
+    conv = jax.lax.conv_general_dilated(image, kernel, (2, 2), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    conv = jax.nn.relu(conv + params["params"]["bias_0"])
+    np.testing.assert_allclose(y[0, :6], conv.reshape(-1), rtol=1e-5)
+
+    env = jl.make("grid_meet")  # obs [2 agents, 4]: a 2x2 one-channel "image"
+    cfg = ppo.Config(**TINY, critic="local", obs_image_shape=(2, 2, 1), cnn_channels=(4,))
+    out = jax.jit(ppo.make_train(cfg, env))(jax.random.key(0))
+    assert np.isfinite(np.asarray(out.metrics["value_loss"])).all()
+    for net in (out.carry.params.actor, out.carry.params.critic):
+        assert net["params"]["ConvTorso_0"]["kernel_0"].shape == (3, 3, 1, 4)
+    mappo_params = mappo.make_stages(cfg.replace(critic="agent_specific"), env).init(
+        jax.random.key(0)).params  # the critic reads the global state: no CNN there
+    assert "ConvTorso_0" not in mappo_params.critic["params"]
+
+    with pytest.raises(ValueError, match="needs 9 observation features.*have 4"):
+        ppo.make_nets(cfg.replace(obs_image_shape=(3, 3, 1)), env)
+    for bad in ((2, 2), (2, 0, 1)):
+        with pytest.raises((ValueError, TypeError), match="obs_image_shape"):
+            ppo.Config(obs_image_shape=bad)
+    with pytest.raises(ValueError, match="cnn_channels"):
+        ppo.Config(cnn_channels=())
+    assert ppo.Config.from_dict({"obs_image_shape": [2, 2, 1]}).obs_image_shape == (2, 2, 1)
+
+
 @pytest.mark.parametrize("module, env_name, env_kwargs, overrides", [
     (mappo, "grid_meet", {}, dict(total_timesteps=40_960)),
     (mappo, "simple", {"continuous_actions": True},

@@ -77,6 +77,39 @@ def test_vdn_loss_uses_team_reward_and_sum():
     np.testing.assert_allclose(value, ((2 + 1) ** 2 + (7 - 1) ** 2) / 2, rtol=1e-6)
 
 
+@pytest.mark.parametrize("module", [iql, vdn], ids=["iql", "vdn"])
+def test_shared_experience_assigns_networks_to_slots(module):
+    """Per-agent scales 1 and 3; the permutation [1, 0] makes network 1 play slot 0 and
+    network 0 slot 1: the loss equals the one of the swapped networks without it."""
+    cfg = module.Config(gamma=0.5, hidden_size=1, parameter_sharing=False,
+                        shared_experience=True)
+    mixer = q_learning.make_mixer(cfg)
+    args = dict(config=cfg, network=_ObsAsQ(), mixer=mixer)
+    stats, batch = RunningMeanStd.create((2,)), _tiny_batch()
+    online, target = QParams({"s": jnp.array([1.0, 3.0])}, None), QParams({"s": jnp.array([-1.0, 2.0])}, None)
+    swap = lambda p: QParams({"s": p.agent["s"][::-1]}, None)  # noqa: E731
+    shared, _ = loss(online, target, batch, stats, jnp.array([[1, 0]]), **args)
+    swapped, _ = loss(swap(online), swap(target), batch, stats, **args)
+    plain, _ = loss(online, target, batch, stats, **args)
+    np.testing.assert_allclose(shared, swapped, rtol=1e-6)
+    assert abs(float(shared) - float(plain)) > 1.0
+    same, _ = loss(online, target, batch, stats, jnp.array([[0, 1]]), **args)
+    np.testing.assert_allclose(same, plain, rtol=1e-6)  # the identity changes nothing
+    perms = np.asarray(q_learning.slot_permutations(jax.random.key(0), 64, 3))
+    assert (np.sort(perms, axis=1) == np.arange(3)).all() and len({tuple(p) for p in perms}) == 6
+
+
+def test_shared_experience_trains_and_refuses_what_it_cannot_mean():
+    env = jl.make("grid_goal")
+    cfg = iql.Config(**TINY, parameter_sharing=False, shared_experience=True)
+    out = jax.jit(iql.make_train(cfg, env))(jax.random.key(0))
+    assert np.isfinite(np.asarray(out.metrics["loss"])).all()
+    with pytest.raises(ValueError, match="shared_experience.*parameter_sharing"):
+        iql.Config(shared_experience=True)
+    with pytest.raises(ValueError, match="homogeneous agents"):
+        iql.make_stages(cfg, jl.make("simple_speaker_listener"))
+
+
 def test_mixers_vdn_is_sum_and_qmix_is_monotonic():
     qs = jax.random.normal(jax.random.key(0), (5, 3))
     np.testing.assert_allclose(vdn_mix(qs), qs.sum(-1), rtol=1e-6)

@@ -83,7 +83,7 @@ class ConfigBase:
     def from_dict(cls: Type[C], values: Mapping[str, Any]) -> C:
         cls.check_names(values)
         hints = cls.field_types()
-        fixed = {k: tuple(v) if typing.get_origin(hints[k]) is tuple and isinstance(v, list) else v
+        fixed = {k: tuple(v) if _takes_tuple(hints[k]) and isinstance(v, list) else v
                  for k, v in values.items()}
         return cls(**fixed)
 
@@ -93,3 +93,9 @@ class ConfigBase:
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+def _takes_tuple(hint: Any) -> bool:
+    """A field typed ``Tuple[...]`` or ``Optional[Tuple[...]]`` (JSON gives lists)."""
+    return typing.get_origin(hint) is tuple or any(
+        typing.get_origin(h) is tuple for h in typing.get_args(hint))

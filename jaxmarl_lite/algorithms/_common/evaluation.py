@@ -75,6 +75,17 @@ def evaluate(env, policy: Policy, params, key: jax.Array, num_envs: int) -> Eval
     return carry.result
 
 
+def periodic_eval(env, policy: Policy, params, key: jax.Array, count, num_updates: int,
+                  config, previous: jax.Array) -> jax.Array:
+    """The greedy mean team return over ``config.eval_episodes`` episodes after the 1-based
+    update ``count`` when it is an evaluation update (every ``config.eval_every``, and the
+    last of ``num_updates``), else ``previous`` (NaN until the first evaluation)."""
+    return jax.lax.cond(
+        (count % config.eval_every == 0) | (count == num_updates),
+        lambda _: evaluate(env, policy, params, key, config.eval_episodes).team_return.mean(),
+        lambda _: previous, None)
+
+
 def random_policy(env) -> Policy:
     """Uniformly random legal actions: the baseline every learning test must beat."""
 

@@ -92,6 +92,37 @@ class MLP(nn.Module):
         return x
 
 
+class ConvTorso(nn.Module):
+    """``x [..., D] -> [..., F]``: the first ``H * W * C`` features of ``x`` are an image
+    (row-major ``[H, W, C]``); 3x3 stride-2 ``SAME`` convolutions with ``channels`` and
+    ``activation``, flattened, then the remaining features of ``x`` appended.
+
+    Each convolution is computed as image patches times a ``[9 C, C_out]`` matrix (the
+    kernel is stored ``[3, 3, C, C_out]``, HWIO, as ``flax.linen.Conv``'s): inside the
+    training loop's ``lax.scan``, XLA:CPU runs ``lax.conv`` and its gradients ~20x slower
+    than outside a loop, while patches and a matmul keep their speed (measured on jaxlib
+    0.10: 18 s against 1 s per 5120-image minibatch).
+    """
+
+    image_shape: Tuple[int, int, int]
+    channels: Sequence[int] = (16, 32)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act, size = activation(self.activation), int(np.prod(self.image_shape))
+        lead = x.shape[:-1]
+        y = x[..., :size].reshape(-1, *self.image_shape)
+        for i, c in enumerate(self.channels):
+            kernel = self.param(f"kernel_{i}", nn.initializers.lecun_normal(),
+                                (3, 3, y.shape[-1], c))
+            bias = self.param(f"bias_{i}", nn.initializers.zeros, (c,))
+            patches = jax.lax.conv_general_dilated_patches(  # [B, H', W', C * 9], C-major
+                y, (3, 3), (2, 2), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            y = act(patches @ kernel.transpose(2, 0, 1, 3).reshape(-1, c) + bias)
+        return jnp.concatenate([y.reshape(*lead, -1), x[..., size:]], axis=-1)
+
+
 class ScannedGRU(nn.Module):
     """A GRU scanned over a time-major sequence, resetting its carry at episode starts.
 

@@ -35,6 +35,14 @@ class TrainStages(NamedTuple):
     num_updates: int
 
 
+def loop_metrics(env_steps: jax.Array, episode_return, episode_length, eval_return,
+                 **extra) -> Dict[str, jax.Array]:
+    """The metrics every algorithm reports per update (see the module docstring), then its
+    own ``extra`` ones."""
+    return dict(env_steps=env_steps.astype(jnp.float32), episode_return=episode_return,
+                episode_length=episode_length, eval_return=eval_return, **extra)
+
+
 def run_updates(stages: TrainStages, carry: Any, num_updates: int) -> TrainResult:
     """``num_updates`` updates from ``carry`` in one ``lax.scan`` (jit it around); the
     metrics gain ``finite`` (:func:`finite_flags`)."""
