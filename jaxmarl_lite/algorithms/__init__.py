@@ -16,6 +16,7 @@ ALGORITHMS = {
     "ippo": "jaxmarl_lite.algorithms.ippo",
     "maddpg": "jaxmarl_lite.algorithms.maddpg",
     "coma": "jaxmarl_lite.algorithms.coma",
+    "seac": "jaxmarl_lite.algorithms.seac",
 }
 
 
