@@ -34,8 +34,9 @@ from jaxmarl_lite.algorithms._common.evaluation import Policy, periodic_eval
 from jaxmarl_lite.algorithms._common.gae import gae
 from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, check_hyper, clipped_adam,
                                                    initial_values, set_hyperparams)
-from jaxmarl_lite.algorithms._common.networks import (ConvTorso, ScannedGRU, activation,
-                                                      apply_agents, dense)
+from jaxmarl_lite.algorithms._common.networks import (Communication, ConvTorso, ScannedGRU,
+                                                      activation, apply_agents, communicate,
+                                                      dense)
 from jaxmarl_lite.algorithms._common.normalization import RunningMeanStd
 from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, episode_metrics,
                                                       initial_episode_metrics, loop_metrics,
@@ -108,6 +109,16 @@ class Config(ConfigBase):
     joins the features after the image (agent id, padding) to its output. ``None``: MLP."""
     cnn_channels: Tuple[int, ...] = (16, 32)
     """Channels of the CNN torso's 3x3 stride-2 convolutions (with ``obs_image_shape``)."""
+    comm: Literal["none", "mean", "attention"] = "none"
+    """Learned communication between the actors (:class:`~jaxmarl_lite.algorithms._common.
+    networks.Communication`): each agent sends a message computed from its own features (after
+    the GRU when recurrent) and receives the mean of the others' (CommNet) or an
+    attention-weighted sum (TarMAC), trained end to end through the policy loss. Needs
+    ``parameter_sharing``. The critic does not communicate."""
+    comm_dim: int = 16
+    """Message width."""
+    comm_rounds: int = 1
+    """Rounds of message passing per step."""
     parameter_sharing: bool = True
     """One actor/critic for all agents with agent ids; ``False``: per-agent parameters."""
     init_log_std: float = -0.5
@@ -137,6 +148,10 @@ class Config(ConfigBase):
             "obs_image_shape", "None or (height, width, channels) of positive ints")
         self._require(len(self.cnn_channels) > 0 and all(c > 0 for c in self.cnn_channels),
                       "cnn_channels", "a non-empty tuple of positive ints")
+        self._require_positive("comm_dim", "comm_rounds")
+        self._require(self.comm == "none" or self.parameter_sharing, "comm",
+                      "'none' without parameter_sharing (messages pass between the agents of "
+                      "one shared network)")
 
 
 class Trunk(nn.Module):
@@ -150,6 +165,9 @@ class Trunk(nn.Module):
     out_scale: float
     image_shape: Optional[Tuple[int, int, int]] = None
     channels: Tuple[int, ...] = (16, 32)
+    comm: Optional[Communication] = None
+    """Message passing over the agents (``x``'s batch axis holds ``num_agents`` innermost)."""
+    num_agents: int = 1
 
     @nn.compact
     def __call__(self, hidden, x, resets):
@@ -161,6 +179,7 @@ class Trunk(nn.Module):
             hidden, x = ScannedGRU(self.hidden_size)(hidden, (x, resets))
         else:
             x = f(dense(self.hidden_size)(x))
+        x = communicate(self.comm, x, self.num_agents)
         return hidden, dense(self.out_dim, self.out_scale)(x)
 
 
@@ -336,7 +355,10 @@ def make_nets(config: Config, env) -> Nets:
                          f"features, but {type(env).__name__} observations have {env.obs_dim}")
     trunk = functools.partial(Trunk, hidden_size=config.hidden_size, recurrent=config.recurrent,
                               act=config.activation, channels=config.cnn_channels)
-    return Nets(trunk(env.num_actions, out_scale=0.01, image_shape=image),
+    comm = None if config.comm == "none" else Communication(
+        config.comm, config.comm_dim, config.comm_rounds, config.activation)
+    return Nets(trunk(env.num_actions, out_scale=0.01, image_shape=image, comm=comm,
+                      num_agents=env.num_agents),
                 trunk(1, out_scale=1.0, image_shape=image if config.critic == "local" else None),
                 config, env.is_discrete)
 
@@ -388,8 +410,9 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         sharing = config.parameter_sharing
         ids = n if sharing else 0
         cin = critic_inputs(config, obs, states(env_state.env_state))
-        dummy = lambda d: (jnp.zeros((1, config.hidden_size)), jnp.zeros((1, 1, d)),  # noqa: E731
-                           jnp.zeros((1, 1), bool))
+        # one step of one env's n agents (communication reshapes by the agent count)
+        dummy = lambda d: (jnp.zeros((n, config.hidden_size)), jnp.zeros((1, n, d)),  # noqa: E731
+                           jnp.zeros((1, n), bool))
         init_one = lambda net, k, d: net.init(k, *dummy(d))  # noqa: E731
         per_agent = lambda net, k, d: jax.vmap(lambda kk: init_one(net, kk, d))(  # noqa: E731
             jax.random.split(k, n))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, ClassVar, Dict, Literal, NamedTuple, Sequence, Tuple
+from typing import Any, ClassVar, Dict, Literal, NamedTuple, Optional, Sequence, Tuple
 
 import chex
 import flashbax as fbx
@@ -38,7 +38,8 @@ from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, carried_sched
                                                    check_hyper, clipped_adam, initial_values,
                                                    set_hyperparams)
 from jaxmarl_lite.algorithms._common.mixers import QMixer, vdn
-from jaxmarl_lite.algorithms._common.networks import ScannedGRU, apply_agents, dense
+from jaxmarl_lite.algorithms._common.networks import (Communication, ScannedGRU, apply_agents,
+                                                      communicate, dense)
 from jaxmarl_lite.algorithms._common.normalization import RunningMeanStd
 from jaxmarl_lite.algorithms._common.training import TrainStages, loop_metrics, train_from_stages
 from jaxmarl_lite.parallel import data_parallel
@@ -104,6 +105,15 @@ class Config(ConfigBase):
     learns from every agent's transitions). Each sampled episode assigns the networks to the
     agent slots by a fresh random permutation (the data, its rewards and the mixer's slot
     order stay as collected; off-policy Q-learning may learn from another agent's actions)."""
+    comm: Literal["none", "mean", "attention"] = "none"
+    """Learned communication between the agents' Q-networks (as PPO's ``comm``: CommNet
+    mean or TarMAC attention over messages computed after the GRU), trained end to end
+    through the TD loss; at execution agents exchange only these messages. Needs
+    ``parameter_sharing``."""
+    comm_dim: int = 16
+    """Message width."""
+    comm_rounds: int = 1
+    """Rounds of message passing per step."""
     standardise_rewards: bool = False
     """Divide rewards by a running standard deviation and subtract its mean."""
     mixer_embed_dim: int = 32
@@ -131,6 +141,10 @@ class Config(ConfigBase):
         self._require(self.hypernet_layers in (1, 2), "hypernet_layers", "1 or 2")
         self._require(self.mixer_init_scale is None or self.mixer_init_scale > 0,
                       "mixer_init_scale", "None or > 0")
+        self._require_positive("comm_dim", "comm_rounds")
+        self._require(self.comm == "none" or self.parameter_sharing, "comm",
+                      "'none' without parameter_sharing (messages pass between the agents of "
+                      "one shared network)")
         self._require(not (self.shared_experience and self.parameter_sharing), "shared_experience",
                       "False with parameter_sharing=True (one shared network already learns "
                       "from every agent's transitions); set parameter_sharing=False")
@@ -151,6 +165,9 @@ class QNetwork(nn.Module):
     hidden_size: int = 64
     recurrent: bool = True
     unroll: int = 1
+    comm: Optional[Communication] = None
+    """Message passing over the agents (``obs``'s batch axis holds ``num_agents`` innermost)."""
+    num_agents: int = 1
 
     @nn.compact
     def __call__(self, hidden, obs, resets):
@@ -160,6 +177,7 @@ class QNetwork(nn.Module):
                 hidden, (x, resets))
         else:
             x = nn.relu(dense(self.hidden_size)(x))
+        x = communicate(self.comm, x, self.num_agents)
         return hidden, dense(self.num_actions, 1.0)(x)
 
 
@@ -300,9 +318,17 @@ class Carry(NamedTuple):
     hyper: Dict[str, jax.Array]  # carried tunable values ({} for a plain config)
 
 
+def make_network(config: Config, env) -> QNetwork:
+    """The agent Q-network of ``config`` for ``env`` (with its communication, if any)."""
+    comm = None if config.comm == "none" else Communication(
+        config.comm, config.comm_dim, config.comm_rounds)
+    return QNetwork(env.num_actions, config.hidden_size, config.recurrent, comm=comm,
+                    num_agents=env.num_agents)
+
+
 def make_policy(config: Config, env) -> Policy:
     """Greedy policy (``act`` ignores the key): ``params`` are :class:`QParams`."""
-    network = QNetwork(env.num_actions, config.hidden_size, config.recurrent)
+    network = make_network(config, env)
 
     def act(params: QParams, hidden, obs, mask, first, key):
         del key
@@ -364,7 +390,7 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         raise ValueError(f"shared_experience needs homogeneous agents; {type(env).__name__}'s "
                          f"observation sizes {env.obs_sizes} / action counts {env.action_sizes} "
                          "differ")
-    network = QNetwork(env.num_actions, config.hidden_size, config.recurrent)
+    network = make_network(config, env)
     mixer = make_mixer(config)
     loss_fn = functools.partial(loss, config=config, network=network, mixer=mixer)
     num_grad_steps = num_updates * config.num_sgd_steps
@@ -380,8 +406,8 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
     def init(key) -> Carry:
         key, agent_key, mixer_key, ep_key = jax.random.split(key, 4)
         in_dim = env.obs_dim + (n if config.parameter_sharing else 0)
-        dummy = (jnp.zeros((1, config.hidden_size)), jnp.zeros((1, 1, in_dim)),
-                 jnp.zeros((1, 1), bool))
+        dummy = (jnp.zeros((n, config.hidden_size)), jnp.zeros((1, n, in_dim)),  # one env
+                 jnp.zeros((1, n), bool))
         if config.parameter_sharing:
             agent = network.init(agent_key, *dummy)
         else:

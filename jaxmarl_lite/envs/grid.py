@@ -6,8 +6,8 @@ of the tutorial this project grew from: 0 right, 1 left, 2 down, 3 up, and 4 sta
 always legal (``action_mask`` is all ones).
 
 Observation of agent ``i`` (float32): its own position, then the other agents'
-positions in index order, each divided by ``size - 1`` (so in ``[0, 1]``), then an agent
-id one-hot when ``agent_id=True``. ``global_state``: every agent's normalised position
+positions in index order (``grid_meet`` with ``observe_others=False``: its own only), each
+divided by ``size - 1`` (so in ``[0, 1]``), then an agent id one-hot when ``agent_id=True``. ``global_state``: every agent's normalised position
 followed by ``step / max_steps``.
 """
 from __future__ import annotations
@@ -78,8 +78,13 @@ class _GridWorld(MultiAgentEnv):
         return type(self).__name__
 
     @property
+    def _observed_agents(self) -> int:
+        """How many agents' positions one observation holds (its own first)."""
+        return self.num_agents
+
+    @property
     def observation_space(self) -> Box:
-        dim = 2 * self.num_agents + (self.num_agents if self.agent_id else 0)
+        dim = 2 * self._observed_agents + (self.num_agents if self.agent_id else 0)
         return Box(0.0, 1.0, (dim,))
 
     @property
@@ -93,7 +98,8 @@ class _GridWorld(MultiAgentEnv):
         n = self.num_agents
         norm = state.pos.astype(jnp.float32) / (self.size - 1)
         order = np.array([[i] + [j for j in range(n) if j != i] for i in range(n)])
-        obs = norm[order].reshape(n, 2 * n)
+        seen = self._observed_agents
+        obs = norm[order[:, :seen]].reshape(n, 2 * seen)
         if self.agent_id:
             obs = jnp.concatenate([obs, jnp.eye(n, dtype=jnp.float32)], axis=-1)
         return obs
@@ -143,8 +149,15 @@ class GridMeet(_GridWorld):
     """Sample distinct start cells uniformly at every reset instead."""
     allow_stay: bool = False
     agent_id: bool = False
+    observe_others: bool = True
+    """Each agent observes every agent's position; ``False``: only its own (where the others
+    are must then be communicated: the task for learned communication)."""
     meet_reward: float = 10.0
     step_penalty: float = -1.0
+
+    @property
+    def _observed_agents(self) -> int:
+        return self.num_agents if self.observe_others else 1
 
     def __post_init__(self):
         object.__setattr__(self, "starts", _as_cells(self.starts))

@@ -3,6 +3,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxmarl_lite.algorithms._common.networks import ScannedGRU
 
@@ -49,3 +50,53 @@ def test_orthogonal_init_matches_flax_without_lapack():
     batched = jax.jit(jax.vmap(lambda k: orthogonal()(k, (8, 8))))
     hlo = batched.lower(jax.random.split(jax.random.key(0), 4)).as_text()
     assert "lapack" not in hlo.lower() and "custom_call" not in hlo
+
+
+# ------------------------------------------------------------------ communication
+def test_message_channel_mean_and_attention_exclude_the_receiver():
+    from jaxmarl_lite.algorithms._common.networks import MessageChannel
+    h = jax.random.normal(jax.random.key(0), (2, 3, 4))  # [B, N=3, H]
+    mean = MessageChannel("mean", 5)
+    p = mean.init(jax.random.key(1), h)
+    msgs = nn.Dense(5).apply({"params": p["params"]["Dense_0"]}, h)  # each sender's message
+    got = mean.apply(p, h)
+    np.testing.assert_allclose(got[:, 0], (msgs[:, 1] + msgs[:, 2]) / 2, rtol=1e-5, atol=1e-6)
+    att = MessageChannel("attention", 5)
+    pa = att.init(jax.random.key(2), h)
+    value = nn.Dense(5).apply({"params": pa["params"]["Dense_2"]}, h)
+    # changing a receiver's own value never changes what it receives
+    bumped = h.at[:, 0].add(3.0)
+    out, out2 = att.apply(pa, h), att.apply(pa, bumped)
+    assert out.shape == (2, 3, 5) and not np.allclose(out[:, 1], out2[:, 1])
+    q = nn.Dense(5).apply({"params": pa["params"]["Dense_0"]}, h)
+    k = nn.Dense(5).apply({"params": pa["params"]["Dense_1"]}, h)
+    w = jax.nn.softmax(jnp.einsum("bc,bjc->bj", q[:, 0], k[:, 1:]) / np.sqrt(5), axis=-1)
+    np.testing.assert_allclose(out[:, 0], jnp.einsum("bj,bjc->bc", w, value[:, 1:]),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(MessageChannel("mean", 5).apply(p, h[:, :1]), 0.0)
+
+
+def test_a_trained_comm_policy_uses_its_messages():
+    import jaxmarl_lite as jl
+    from jaxmarl_lite.algorithms import mappo
+    from jaxmarl_lite.algorithms._common.networks import MessageChannel
+    env = jl.make("grid_meet", observe_others=False, random_starts=True)
+    cfg = mappo.PRESETS["grid_quick"].replace(total_timesteps=20_480, comm="mean")
+    params = jax.jit(mappo.make_train(cfg, env))(jax.random.key(0)).carry.params
+    policy = mappo.make_policy(cfg, env)
+    obs, state = jax.vmap(env.reset)(jax.random.split(jax.random.key(1), 64))
+    mask = jax.vmap(env.action_mask)(state)
+    act = lambda: policy.act(params, policy.init_carry(64), obs, mask,  # noqa: E731
+                             jnp.ones(64, bool), None)[0]
+
+    def silence(next_fun, args, kwargs, context):
+        out = next_fun(*args, **kwargs)
+        return jnp.zeros_like(out) if isinstance(context.module, MessageChannel) else out
+
+    with nn.intercept_methods(silence):
+        muted = act()
+    assert (np.asarray(act()) != np.asarray(muted)).mean() > 0.1
+    with pytest.raises(ValueError, match="comm"):
+        mappo.Config(comm="mean", parameter_sharing=False)
+    with pytest.raises(TypeError, match="comm"):
+        mappo.Config(comm="loud")

@@ -123,6 +123,64 @@ class ConvTorso(nn.Module):
         return jnp.concatenate([y.reshape(*lead, -1), x[..., size:]], axis=-1)
 
 
+COMM_KINDS = ("none", "mean", "attention")
+
+
+class MessageChannel(nn.Module):
+    """What each agent receives: ``h [..., N, H] -> [..., N, dim]``.
+
+    Every agent ``j`` computes from its own features a message (``mean``: ``m_j``, CommNet,
+    Sukhbaatar et al. 2016) or a signature ``k_j`` and a value ``v_j`` plus a query ``q_j``
+    (``attention``: TarMAC, Das et al. 2019); agent ``i`` receives the mean of the others'
+    messages, or ``sum_j softmax_j(q_i . k_j / sqrt(dim)) v_j`` over the others. Nothing
+    but these messages crosses between agents. One agent alone receives zeros.
+    """
+
+    kind: str
+    dim: int
+
+    @nn.compact
+    def __call__(self, h: jax.Array) -> jax.Array:
+        n = h.shape[-2]
+        if n == 1:
+            return jnp.zeros(h.shape[:-1] + (self.dim,), h.dtype)
+        others = 1.0 - jnp.eye(n, dtype=h.dtype)  # [N(receiver), N(sender)]
+        if self.kind == "mean":
+            return jnp.einsum("ij,...jc->...ic", others, dense(self.dim, 1.0)(h)) / (n - 1)
+        query, key, value = (dense(self.dim, 1.0)(h) for _ in range(3))
+        logits = jnp.einsum("...ic,...jc->...ij", query, key) / np.sqrt(self.dim)
+        weights = jax.nn.softmax(jnp.where(others > 0, logits, -1e9), axis=-1)
+        return jnp.einsum("...ij,...jc->...ic", weights, value)
+
+
+class Communication(nn.Module):
+    """``rounds`` of message passing over the agent axis: ``h [..., N, H] -> [..., N, H]``,
+    each round ``h_i <- act(W [h_i, c_i])`` with ``c_i`` the :class:`MessageChannel`'s
+    incoming message (``kind`` ``"mean"`` or ``"attention"``)."""
+
+    kind: str
+    dim: int
+    rounds: int = 1
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, h: jax.Array) -> jax.Array:
+        act = activation(self.activation)
+        for _ in range(self.rounds):
+            incoming = MessageChannel(self.kind, self.dim)(h)
+            h = act(dense(h.shape[-1])(jnp.concatenate([h, incoming], axis=-1)))
+        return h
+
+
+def communicate(module: Optional[Communication], x: jax.Array, num_agents: int) -> jax.Array:
+    """Apply ``module`` to ``x [T, B * N, H]`` (agents innermost, as a shared network sees
+    them under :func:`apply_agents`); ``None`` passes ``x`` through."""
+    if module is None:
+        return x
+    t, bn, h = x.shape
+    return module(x.reshape(t, bn // num_agents, num_agents, h)).reshape(t, bn, h)
+
+
 class ScannedGRU(nn.Module):
     """A GRU scanned over a time-major sequence, resetting its carry at episode starts.
 
