@@ -151,9 +151,12 @@ class MultiAgentEnv:
                 else None
         actions = self.check_actions(actions)
         key_step, key_reset = jax.random.split(key)
+        # Checked before stepping, so a foreign state fails here with a clear message
+        # rather than deep inside step_env (the layout costs nothing at run time).
+        check_state(state, jax.eval_shape(self.reset_env, key_reset)[1],
+                    f"{type(self).__name__}.step")
         (obs_step, state_step, reward, terminated, truncated, info), (obs_reset, state_reset) = \
             self.step_and_reset(key_step, key_reset, state, actions)
-        check_state(state, state_reset, f"{type(self).__name__}.step")
         done = jnp.all(terminated | truncated)
         state = jax.tree.map(lambda r, s: jnp.where(done, r, s), state_reset, state_step)
         obs = jnp.where(done, obs_reset, obs_step)
