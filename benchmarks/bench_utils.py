@@ -252,3 +252,25 @@ def qr_free_orthogonal_init() -> None:
     proxy = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real) if not k.startswith("__")})
     proxy.qr, proxy.qr_free = qr, True
     random_core.jnp_linalg = proxy
+
+
+def parse_seeds(text: str) -> list:
+    """``"0-7,100-107"`` -> ``[0, ..., 7, 100, ..., 107]`` (the integer keys of a run's
+    seeds, fixed before the run)."""
+    seeds = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        seeds += list(range(int(lo), int(hi or lo) + 1))
+    return seeds
+
+
+EXHAUSTIVE_HEADER = ["lost lines P1 (any reply)", "P2 (any reply)",
+                     "lost lines P1 (optimal replies)", "P2 (optimal replies)",
+                     "P(loss) P1 vs minimax", "P2 vs minimax"]
+
+
+def exhaustive_cells(lines) -> list:
+    """Table cells (:data:`EXHAUSTIVE_HEADER`) of a tic-tac-toe ``exhaustive_eval`` result."""
+    return ([f"{s.lost_any}/{s.lines_any}" for s in lines]
+            + [f"{s.lost_optimal}/{s.lines_optimal}" for s in lines]
+            + [f"{100 * s.loss_prob_minimax:.2f}%" for s in lines])

@@ -8,9 +8,14 @@ against minimax (random among optimal moves), half in each seat, twice: playing 
 most likely move, and searching ``--lookahead`` plies ahead with the learned critic at the
 leaves (``make_policy(..., lookahead=d)``; the untrained network with the same search is the
 baseline that shows what the search alone does). Targets: no loss against random in 1000
-games, at least 90% draws against minimax.
+games, at least 90% draws against minimax. Each policy is also judged over every line of play
+(:func:`jaxmarl_lite.envs.tictactoe_minimax.exhaustive_eval`): in each seat, the lines lost
+against every legal reply and against every optimal reply, and the probability of losing to
+minimax choosing uniformly among its optimal moves (sampled games can miss a losing line).
+Seeds are the fixed keys ``jax.random.key(s)`` of ``--seeds`` (default 0..7), split over
+every CPU core.
 
-    python benchmarks/selfplay_tictactoe.py --seeds 4
+    python benchmarks/selfplay_tictactoe.py --seeds 0-7
 """
 from __future__ import annotations
 
@@ -19,24 +24,29 @@ import sys
 import time
 from pathlib import Path
 
-import jax
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_utils import RESULTS, markdown_table, write_result  # noqa: E402
+from jaxmarl_lite import parallel  # noqa: E402
+
+parallel.use_cpu_devices()  # before JAX starts: seeds split over every core
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bench_utils import (EXHAUSTIVE_HEADER, RESULTS, exhaustive_cells,  # noqa: E402
+                         markdown_table, parse_seeds, write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite.algorithms import selfplay_ppo  # noqa: E402
-from jaxmarl_lite.algorithms._common.training import train_seeds  # noqa: E402
-from jaxmarl_lite.envs.tictactoe_minimax import play_matches  # noqa: E402
+from jaxmarl_lite.envs.tictactoe_minimax import (exhaustive_eval, play_matches,  # noqa: E402
+                                                 policy_moves)
 from jaxmarl_lite.plotting import plot_curves  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--seeds", default="0-7", help="keys, e.g. 0-7,100-107")
     parser.add_argument("--steps", type=int, default=None, help="learner decisions per seed")
     parser.add_argument("--games-random", type=int, default=1000)
     parser.add_argument("--games-minimax", type=int, default=1000)
@@ -49,8 +59,10 @@ def main():
     if args.steps:
         cfg = cfg.replace(total_timesteps=args.steps)
     stages = selfplay_ppo.make_stages(cfg, env)
+    seeds = parse_seeds(args.seeds)
+    keys = jax.numpy.stack([jax.random.key(s) for s in seeds])
     t0 = time.perf_counter()
-    out = jax.block_until_ready(train_seeds(stages, jax.random.split(jax.random.key(0), args.seeds)))
+    out = jax.block_until_ready(parallel.train(stages, keys))
     seconds = time.perf_counter() - t0
     plays = [("greedy", selfplay_ppo.make_policy(cfg, env))]
     if args.lookahead:
@@ -59,7 +71,7 @@ def main():
     rows, record = [], []
     untrained = stages.init(jax.random.key(0)).params
     candidates = [("untrained", untrained)] + [
-        (f"seed {i}", jax.tree.map(lambda x: x[i], out.carry.params)) for i in range(args.seeds)]
+        (f"key {s}", jax.tree.map(lambda x: x[i], out.carry.params)) for i, s in enumerate(seeds)]
     for play, policy in plays:
         for name, params in candidates:
             vs_random = play_matches(policy, params, jax.random.key(1), args.games_random, "random")
@@ -68,29 +80,41 @@ def main():
             r, m = vs_random.totals(), vs_minimax.totals()
             draw_share = m["draws"] / args.games_minimax
             ok = r["losses"] == 0 and draw_share >= 0.9
+            lines = exhaustive_eval(policy_moves(policy, params, jax.random.key(0)))
+            zero = all(s.lost_any == 0 for s in lines)
             record.append(dict(name=name, play=play, random=r, minimax=m, random_by_seat=[
                 np.asarray(x).tolist() for x in vs_random], minimax_by_seat=[
-                np.asarray(x).tolist() for x in vs_minimax], targets_met=bool(ok)))
-            rows.append([name, play, f"{r['wins']}/{r['draws']}/{r['losses']}",
-                         f"{m['wins']}/{m['draws']}/{m['losses']}", f"{draw_share:.1%}",
-                         "yes" if ok else ("-" if name == "untrained" else "no")])
+                np.asarray(x).tolist() for x in vs_minimax], targets_met=bool(ok),
+                seats=[s._asdict() for s in lines], no_lost_line=zero))
+            trained = name != "untrained"
+            rows.append([name, play] + exhaustive_cells(lines)
+                        + ["yes" if zero else "no" if trained else "-",
+                           f"{r['wins']}/{r['draws']}/{r['losses']}",
+                           f"{m['wins']}/{m['draws']}/{m['losses']}", f"{draw_share:.1%}",
+                           "yes" if ok else ("no" if trained else "-")])
             print(rows[-1], flush=True)
     met = {play: sum(r["targets_met"] for r in record if r["play"] == play and
                      r["name"] != "untrained") for play, _ in plays}
+    solved = {play: sum(r["no_lost_line"] for r in record if r["play"] == play and
+                        r["name"] != "untrained") for play, _ in plays}
     curves = {"greedy vs random: wins - losses": (
         np.asarray(out.metrics["env_steps"][0]), np.asarray(out.metrics["eval_return"])),
         "greedy vs minimax: draws": (np.asarray(out.metrics["env_steps"][0]),
                                      np.asarray(out.metrics["eval_draw_minimax"]))}
     plot_curves(curves, RESULTS / "selfplay_tictactoe.png", ylabel="share of games",
-                title=f"tic-tac-toe self-play PPO ({args.seeds} seeds)")
-    table = markdown_table(["policy", "play", f"vs random W/D/L ({args.games_random} games)",
+                title=f"tic-tac-toe self-play PPO ({len(seeds)} seeds)")
+    table = markdown_table(["policy", "play"] + EXHAUSTIVE_HEADER + [
+                            "0 lost lines", f"vs random W/D/L ({args.games_random} games)",
                             f"vs minimax W/D/L ({args.games_minimax} games)",
                             "draws vs minimax", "targets met"], rows)
-    md = (f"# Tic-tac-toe self-play (PPO)\n\n{table}\n"
-          f"Seeds that meet both targets (no loss in {args.games_random} games against random, "
+    md = (f"# Tic-tac-toe self-play (PPO)\n\n{table}\n\n"
+          "Judged over every line of play, seeds with 0 lost lines in both seats: "
+          + ", ".join(f"**{play}: {n}/{len(seeds)}**" for play, n in solved.items()) +
+          ". Judged by sampled games, seeds that meet both targets (no loss in "
+          f"{args.games_random} games against random, "
           f">= 90% draws against minimax): "
-          + ", ".join(f"**{play}: {n}/{args.seeds}**" for play, n in met.items()) +
-          f". {args.seeds} seeds x "
+          + ", ".join(f"**{play}: {n}/{len(seeds)}**" for play, n in met.items()) +
+          f". {len(seeds)} seeds (keys {args.seeds}) x "
           f"{cfg.total_timesteps:,} learner decisions, trained at once in {seconds:.0f} s "
           f"(compile included); half of the games in each seat. Play \"greedy\": the actor's "
           f"most likely move; \"d-ply search\": negamax over the next d moves with the "
@@ -103,11 +127,9 @@ def main():
           f", canonical boards "
           f"{cfg.canonical_boards}, random opponent moves {cfg.opponent_random_move_prob}. "
           f"Curves: `selfplay_tictactoe.png`.\n\n"
-          f"Reproduce: `python benchmarks/selfplay_tictactoe.py --seeds {args.seeds}"
-          f"{f' --steps {args.steps}' if args.steps else ''}"
-          f"{f' --lookahead {args.lookahead}' if args.lookahead != 3 else ''}`\n")
+          f"Reproduce: `{' '.join(['python benchmarks/selfplay_tictactoe.py'] + sys.argv[1:])}`\n")
     print(md)
-    write_result("selfplay_tictactoe", dict(seeds=args.seeds, seconds=seconds,
+    write_result("selfplay_tictactoe", dict(seeds=seeds, seconds=seconds,
                                             lookahead=args.lookahead,
                                             config=cfg.to_dict(), results=record), md)
 

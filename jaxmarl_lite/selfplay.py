@@ -20,15 +20,21 @@ plays symmetric positions the same way.
 
 :func:`negamax_scores` looks a few moves ahead in a two-player zero-sum game with a learned
 value at the leaves, so a trained agent can play by search.
+
+Matches between *players* (:func:`play_games`): a player is a pure function ``(params, state,
+obs [N, D], mask [N, A], key) -> move []`` of one game's position, so it may read the env
+state (a search) or only the mover's view (a network, :func:`policy_player`). Baselines:
+:func:`random_player` and :func:`lookahead_player` (wins at once where it can).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Tuple
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxmarl_lite.spaces import random_legal
 from jaxmarl_lite.typecheck import require_int
 
 Params = Any
@@ -176,3 +182,109 @@ def negamax_scores(env, leaf_value: Callable[[jax.Array], jax.Array], state: Any
             child), axis=-1)
     scores = jnp.where(ended, reward[:, to_move], later)
     return jnp.where(mask[to_move] > 0, scores, -jnp.inf)
+
+
+# ------------------------------------------------------------------ turn-based matches
+def require_turn_based(env, who: str) -> None:
+    """``ValueError`` unless ``env`` is a two-player game with discrete actions and one
+    player (one non-zero ``action_mask`` row) to move at a time, e.g. tic-tac-toe."""
+    turn_based = False
+    if env.num_agents == 2 and env.is_discrete:
+        rows = jax.device_get(env.action_mask(env.reset(jax.random.key(0))[1])).sum(-1) > 0
+        turn_based = int(rows.sum()) == 1
+    if not turn_based:
+        raise ValueError(f"{type(env).__name__}: {who} needs a two-player turn-based game with "
+                         "discrete actions (one player to move at a time; e.g. tictactoe)")
+
+
+Player = Callable[..., jax.Array]
+"""``(params, state, obs [N, D], mask [N, A], key) -> move []`` int32: the move of the
+player to move in one game (``mask``'s non-zero row)."""
+
+
+def random_player(params, state, obs, mask, key) -> jax.Array:
+    """A uniformly random legal move."""
+    del params, state, obs
+    return random_legal(key, mask[mover(mask)])
+
+
+def lookahead_player(env) -> Player:
+    """Plays a move that ends the game with the mover's best immediate reward (a win) where
+    one exists, else a uniformly random legal move (ties drawn uniformly): the one-ply
+    baseline (:func:`negamax_scores` with a zero value at the leaves)."""
+    def play(params, state, obs, mask, key):
+        del params, obs
+        scores = negamax_scores(env, lambda views: jnp.zeros(views.shape[0]), state, 1)
+        best = scores >= jnp.max(scores)
+        return random_legal(key, best & (mask[mover(mask)] > 0))
+
+    return play
+
+
+def policy_player(policy) -> Player:
+    """A feed-forward :class:`~jaxmarl_lite.algorithms._common.evaluation.Policy` as a
+    player: its move for the mover's row, from a fresh carry at every move."""
+    def play(params, state, obs, mask, key):
+        del state
+        actions, _ = policy.act(params, policy.init_carry(1), obs[None], mask[None],
+                                jnp.ones((1,), bool), key)
+        return actions[0, mover(mask)].astype(jnp.int32)
+
+    return play
+
+
+class MatchResult(NamedTuple):
+    """Game outcomes from the evaluated player's side, split by the seat it played: index 0
+    as the env's first agent (tic-tac-toe's ``player_1``, moving first), index 1 as its
+    second."""
+
+    wins: jax.Array  # [2] int32
+    draws: jax.Array  # [2] int32
+    losses: jax.Array  # [2] int32
+
+    def totals(self) -> Dict[str, int]:
+        return {k: int(jax.device_get(getattr(self, k)).sum()) for k in ("wins", "draws",
+                                                                          "losses")}
+
+
+def play_games(env, player: Player, params, opponent: Player, opponent_params,
+               key: jax.Array, num_games: int) -> MatchResult:
+    """``num_games`` vmapped games of ``player`` against ``opponent`` in a two-player
+    turn-based ``env``: ``player`` is agent 0 in the first half of the games and agent 1
+    in the rest. A game is scored by ``player``'s return (> 0 a win); an illegal move is
+    whatever the env makes of it (tic-tac-toe: a loss). Jittable (``env``, the players and
+    ``num_games`` are static)."""
+    require_int("play_games", "num_games", num_games, 2, "games (one per seat)")
+    seat = (jnp.arange(num_games) >= num_games // 2).astype(jnp.int32)
+    key, reset_key = jax.random.split(key)
+    obs, state = jax.vmap(env.reset)(jax.random.split(reset_key, num_games))
+
+    def one_move(obs, state, seat, key):
+        act_key, opp_key, step_key = jax.random.split(key, 3)
+        mask = env.action_mask(state)
+        mine = player(params, state, obs, mask, act_key)
+        theirs = opponent(opponent_params, state, obs, mask, opp_key)
+        move = jnp.where(mover(mask) == seat, mine, theirs).astype(jnp.int32)
+        obs, state, reward, term, trunc, _ = env.step_env(step_key, state,
+                                                          jnp.full((env.num_agents,), move))
+        return obs, state, reward[seat], jnp.all(term | trunc)
+
+    def body(carry, key):
+        obs, state, returns, over = carry
+        nobs, nstate, reward, ended = jax.vmap(one_move)(obs, state, seat,
+                                                        jax.random.split(key, num_games))
+        keep = lambda new, old: jax.tree.map(  # noqa: E731  (finished games stay put)
+            lambda a, b: jnp.where(over.reshape(over.shape + (1,) * (a.ndim - 1)), b, a),
+            new, old)
+        obs, state = keep((nobs, nstate), (obs, state))
+        returns = returns + jnp.where(over, 0.0, reward)
+        return (obs, state, returns, over | ended), None
+
+    carry = (obs, state, jnp.zeros((num_games,)), jnp.zeros((num_games,), bool))
+    (_, _, returns, _), _ = jax.lax.scan(body, carry, jax.random.split(key,
+                                                                       env.max_episode_steps))
+
+    def count(outcome):
+        return jnp.stack([jnp.sum(outcome & (seat == s)) for s in (0, 1)]).astype(jnp.int32)
+
+    return MatchResult(count(returns > 0), count(returns == 0), count(returns < 0))

@@ -137,3 +137,14 @@ def test_coma_through_the_front_door_resumes_bitwise(tmp_path):
     runs.resume(part, progress=False)
     metrics = _assert_same_run(full, part)
     assert {"critic_loss", "advantage"} <= set(metrics)
+
+
+def test_alphazero_through_the_front_door_resumes_bitwise(tmp_path):
+    """The search-based self-play loop (replay of positions, AdamW state) survives
+    checkpoint/resume exactly, and its eval runs."""
+    kw = dict(seeds=2, preset="quick", total_steps=16 * 9 * 6, progress=False, save_every=2)
+    full = runs.train("alphazero", "tictactoe", out=tmp_path / "full", **kw)
+    part = runs.train("alphazero", "tictactoe", out=tmp_path / "part", stop_after=4, **kw)
+    runs.resume(part, progress=False)
+    metrics = _assert_same_run(full, part)
+    assert {"policy_loss", "eval_loss_minimax"} <= set(metrics)

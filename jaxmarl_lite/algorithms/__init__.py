@@ -17,6 +17,7 @@ ALGORITHMS = {
     "maddpg": "jaxmarl_lite.algorithms.maddpg",
     "coma": "jaxmarl_lite.algorithms.coma",
     "seac": "jaxmarl_lite.algorithms.seac",
+    "alphazero": "jaxmarl_lite.algorithms.alphazero",
 }
 
 

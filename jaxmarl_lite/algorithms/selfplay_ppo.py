@@ -40,7 +40,6 @@ from typing import Any, Dict, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxmarl_lite import selfplay
 from jaxmarl_lite.algorithms import ppo
@@ -347,13 +346,7 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
     hyper = check_hyper(config, hyper)
     from jaxmarl_lite.envs.tictactoe_minimax import play_matches
 
-    turn_based = False
-    if env.num_agents == 2 and env.is_discrete:  # one player (one mask row) to move at a time
-        movers = np.asarray(env.action_mask(env.reset(jax.random.key(0))[1])).sum(-1) > 0
-        turn_based = int(movers.sum()) == 1
-    if not turn_based:
-        raise ValueError(f"{type(env).__name__}: self-play PPO needs a two-player turn-based "
-                         "game with discrete actions (one player to move; e.g. tictactoe)")
+    selfplay.require_turn_based(env, "self-play PPO")
     per_update = config.num_envs * config.num_steps
     num_updates = config.total_timesteps // per_update
     if num_updates < 1:

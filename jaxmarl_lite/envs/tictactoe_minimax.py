@@ -5,7 +5,9 @@
 :func:`~jaxmarl_lite.envs.tictactoe.board_index`, so a compiled rollout can play perfectly
 with one gather. :func:`play_matches` plays a batch of games of any policy with the
 project's ``Policy`` interface (``init_carry``, ``act``) against a uniformly random legal
-player or against the minimax player, inside one ``jit``.
+player or against the minimax player, inside one ``jit``. :func:`exhaustive_eval` judges a
+deterministic player over every line of play instead of sampled games (a sampled match can
+miss the one line that loses).
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmarl_lite.envs.tictactoe import LINES, TicTacToe, board_index
+from jaxmarl_lite.envs.tictactoe import LINES, TicTacToe, TicTacToeState, board_index
+from jaxmarl_lite.selfplay import MatchResult
 from jaxmarl_lite.spaces import random_legal
 
 NUM_BOARDS = 3**9
@@ -111,18 +114,6 @@ def opponent_moves(tables: MinimaxTables, board, mask, key, deterministic: bool 
     return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
 
 
-class MatchResult(NamedTuple):
-    """Game outcomes from the policy's side, split by the seat it played:
-    index 0 as ``player_1`` (moving first), index 1 as ``player_2``."""
-
-    wins: jax.Array  # [2] int32
-    draws: jax.Array  # [2] int32
-    losses: jax.Array  # [2] int32
-
-    def totals(self) -> Dict[str, int]:
-        return {k: int(np.sum(getattr(self, k))) for k in ("wins", "draws", "losses")}
-
-
 OPPONENTS = ("random", "minimax")
 
 
@@ -182,3 +173,96 @@ def _play(policy, num_games, params, key, opponent_code, optimal, best_action) -
         return jnp.stack([jnp.sum(outcome & (seat == s)) for s in (0, 1)]).astype(jnp.int32)
 
     return MatchResult(count(returns > 0), count(returns == 0), count(returns < 0))
+
+
+# ------------------------------------------------------------- exhaustive evaluation
+class SeatLines(NamedTuple):
+    """A deterministic player judged in one seat over every line of play (no sampling)."""
+
+    lines_any: int
+    """Complete games when the opponent may answer every move with any legal move."""
+    lost_any: int
+    """Of those, the games the player loses (an illegal move of its own counts as lost)."""
+    lines_optimal: int
+    """Complete games when the opponent plays every optimal (minimax) move in turn."""
+    lost_optimal: int
+    """Of those, the games the player loses."""
+    loss_prob_minimax: float
+    """Probability of losing to minimax choosing uniformly among its optimal moves."""
+
+
+def reachable_positions() -> np.ndarray:
+    """``[4520, 9]`` int32: every board reachable from the empty one with a move to make,
+    in base-3 index order (:func:`~jaxmarl_lite.envs.tictactoe.board_index`)."""
+    index = np.flatnonzero(minimax_tables().optimal.any(axis=1))
+    return ((index[:, None] // 3 ** np.arange(9)) % 3).astype(np.int32)
+
+
+def policy_moves(policy, params, key: jax.Array) -> Dict[Tuple[int, ...], int]:
+    """The move ``policy`` makes (as the mover, from a fresh carry, one key for the whole
+    batch) in every position of :func:`reachable_positions`, computed in one batch: the
+    policy must be feed-forward, and a stochastic one is judged for this key only."""
+    env = TicTacToe()
+    boards = reachable_positions()
+    mover = (np.sum(boards != 0, axis=1) % 2).astype(np.int32)
+    states = TicTacToeState(board=jnp.asarray(boards), mover=jnp.asarray(mover),
+                            step=jnp.asarray(np.sum(boards != 0, axis=1), jnp.int32),
+                            done=jnp.zeros(len(boards), bool))
+    obs, mask = jax.vmap(env.get_obs)(states), jax.vmap(env.action_mask)(states)
+    act = jax.jit(policy.act)
+    actions, _ = act(params, policy.init_carry(len(boards)), obs, mask,
+                     jnp.ones((len(boards),), bool), key)
+    chosen = np.asarray(actions)[np.arange(len(boards)), mover]
+    return {tuple(int(c) for c in b): int(a) for b, a in zip(boards, chosen)}
+
+
+def exhaustive_eval(moves: Dict[Tuple[int, ...], int]) -> Tuple[SeatLines, SeatLines]:
+    """Judge a deterministic tic-tac-toe player, given as its move in every position
+    (:func:`policy_moves`), over every line of play, in each seat (``player_1``,
+    ``player_2``): the lines the opponent can force (any legal reply / only optimal
+    replies) and the probability of losing to minimax choosing uniformly among its optimal
+    moves. Plain Python over the 5478 positions (well under a second)."""
+    optimal = minimax_tables().optimal
+    powers = 3 ** np.arange(9)
+
+    def outcome(board, mark):  # after ``mark`` moved: 1 won, 0 draw, None go on
+        if _winner(board):
+            return 1
+        return 0 if all(board) else None
+
+    @functools.lru_cache(maxsize=None)
+    def walk(board, seat, only_optimal):
+        """(lines, lost lines, loss probability vs uniform-optimal minimax) from ``board``."""
+        mark = 1 if board.count(1) == board.count(2) else 2
+        if mark - 1 == seat:
+            cell = moves[board]
+            if not 0 <= cell < 9 or board[cell] != 0:
+                return 1, 1, 1.0  # an illegal move loses the game
+            child = board[:cell] + (mark,) + board[cell + 1:]
+            if outcome(child, mark) is not None:
+                return 1, 0, 0.0
+            return walk(child, seat, only_optimal)
+        index = int(np.dot(board, powers))
+        cells = [c for c in range(9) if board[c] == 0
+                 and (optimal[index, c] or not only_optimal)]
+        lines = lost = 0
+        probs = []
+        for cell in cells:
+            child = board[:cell] + (mark,) + board[cell + 1:]
+            end = outcome(child, mark)
+            if end is None:
+                sub = walk(child, seat, only_optimal)
+            else:
+                sub = (1, end, float(end))  # the opponent won (1) or drew (0)
+            lines, lost = lines + sub[0], lost + sub[1]
+            if optimal[index, cell]:
+                probs.append(sub[2])
+        return lines, lost, float(np.mean(probs))
+
+    result = []
+    for seat in (0, 1):
+        empty = (0,) * 9
+        lines_any, lost_any, _ = walk(empty, seat, False)
+        lines_opt, lost_opt, prob = walk(empty, seat, True)
+        result.append(SeatLines(lines_any, lost_any, lines_opt, lost_opt, prob))
+    return tuple(result)

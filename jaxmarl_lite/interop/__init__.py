@@ -1,10 +1,11 @@
-"""Adapters at the edges: our envs to and from PettingZoo and JaxMARL.
+"""Adapters at the edges: our envs to and from PettingZoo and JaxMARL, pgx games to ours.
 
 Each peer is an optional extra; importing :mod:`jaxmarl_lite` never needs them, and a
 missing one raises an ``ImportError`` naming the install command::
 
     from jaxmarl_lite.interop import pettingzoo as pz   # pip install "jaxmarl-lite[pettingzoo]"
     from jaxmarl_lite.interop import jaxmarl as jm      # pip install "jaxmarl-lite[jaxmarl]"
+    from jaxmarl_lite.interop.pgx import from_pgx       # pip install "jaxmarl-lite[pgx]"
 """
 from __future__ import annotations
 

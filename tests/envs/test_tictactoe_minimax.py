@@ -104,3 +104,73 @@ def test_play_matches_uses_params_and_counts_illegal_moves_as_losses():
     assert res.losses.sum() == 20
     with pytest.raises(ValueError, match="opponent"):
         play_matches(fixed, jnp.int32(4), jax.random.key(0), 4, "perfect")
+
+
+# ------------------------------------------------------------------ exhaustive evaluation
+def _lowest_empty_cell():
+    from jaxmarl_lite.algorithms._common.evaluation import Policy
+
+    def act(params, carry, obs, mask, first, key):
+        return jnp.argmax(mask > 0, axis=-1).astype(jnp.int32), carry
+
+    return Policy(init_carry=lambda n: (), act=act)
+
+
+def _brute_force_lines(moves, seat):
+    """Every line of play against every legal reply, enumerated without memoisation."""
+    def winner(b):
+        return any(b[i] != 0 and b[i] == b[j] == b[k] for i, j, k in
+                   [(0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8),
+                    (0, 4, 8), (2, 4, 6)])
+
+    def walk(b):
+        mark = 1 if b.count(1) == b.count(2) else 2
+        cells = [moves[b]] if mark - 1 == seat else [c for c in range(9) if b[c] == 0]
+        lines = lost = 0
+        for c in cells:
+            if b[c] != 0:
+                return 1, 1
+            child = b[:c] + (mark,) + b[c + 1:]
+            if winner(child):
+                lines, lost = lines + 1, lost + (mark - 1 != seat)
+            elif all(child):
+                lines += 1
+            else:
+                sub = walk(child)
+                lines, lost = lines + sub[0], lost + sub[1]
+        return lines, lost
+
+    return walk((0,) * 9)
+
+
+def test_exhaustive_eval_perfect_player_never_loses_and_counts_lines():
+    from jaxmarl_lite.envs.tictactoe_minimax import exhaustive_eval, policy_moves
+
+    moves = policy_moves(minimax_policy(deterministic=True), (), jax.random.key(0))
+    assert len(moves) == 4520
+    for seat, lines in enumerate(exhaustive_eval(moves)):
+        assert lines.lost_any == lines.lost_optimal == 0 and lines.loss_prob_minimax == 0.0
+        assert (lines.lines_any, lines.lost_any) == _brute_force_lines(moves, seat)
+        assert 0 < lines.lines_optimal <= lines.lines_any
+
+
+def test_exhaustive_eval_of_a_weak_player_agrees_with_enumeration_and_sampled_games():
+    from jaxmarl_lite.envs.tictactoe_minimax import exhaustive_eval, policy_moves
+
+    policy = _lowest_empty_cell()
+    moves = policy_moves(policy, (), jax.random.key(0))
+    result = exhaustive_eval(moves)
+    games = play_matches(policy, (), jax.random.key(7), 4000, "minimax")  # uniform optimal
+    for seat, lines in enumerate(result):
+        assert (lines.lines_any, lines.lost_any) == _brute_force_lines(moves, seat)
+        assert 0 < lines.lost_optimal <= lines.lines_optimal
+        sampled = float(games.losses[seat]) / 2000
+        p = lines.loss_prob_minimax
+        assert abs(sampled - p) < 4 * np.sqrt(p * (1 - p) / 2000) + 1e-9, (seat, sampled, p)
+    # a player that always plays cell 4 loses every line by an illegal move: as player_2,
+    # at once after an opening in 4, else on its second move (8 openings x 7 replies)
+    from jaxmarl_lite.algorithms._common.evaluation import Policy
+
+    fixed = Policy(lambda n: (), lambda p, c, obs, m, f, k: (jnp.full(obs.shape[:2], 4), c))
+    second = exhaustive_eval(policy_moves(fixed, (), jax.random.key(0)))[1]
+    assert second.lost_any == second.lines_any == 1 + 8 * 7 and second.loss_prob_minimax == 1.0

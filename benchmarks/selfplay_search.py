@@ -1,0 +1,174 @@
+"""AlphaZero-style self-play (``alphazero``): tic-tac-toe judged exhaustively, connect four
+(pgx) against a random and a one-ply lookahead player.
+
+Tic-tac-toe (``--game tictactoe``): trains every seed of ``--seeds`` (fixed keys
+``jax.random.key(s)``, default 0..7 and 100..107, nobody's pick) at once with the
+``tictactoe`` preset, then judges each seed's network alone (greedy) and with search at play
+time (``--play-sims``) over every line of play
+(:func:`jaxmarl_lite.envs.tictactoe_minimax.exhaustive_eval`): in each seat, the lines lost
+against every legal reply and against every optimal reply, and the probability of losing
+to minimax choosing uniformly among its optimal moves. Targets: search, 0 lost lines in both
+seats on every seed; network alone, on at least 6 of 8.
+
+Connect four (``--game connect_four``, ``pip install "jaxmarl-lite[pgx]"``): trains the
+seeds with the ``connect_four`` preset, then plays ``--games`` games per opponent (half per
+seat) against a uniformly random player and the one-ply lookahead player (wins at once where
+it can), network alone and with search. Targets: >= 99% wins against random and >= 90%
+against the lookahead, in both seats.
+
+    python benchmarks/selfplay_search.py --game tictactoe
+    python benchmarks/selfplay_search.py --game connect_four --seeds 0-3
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from jaxmarl_lite import parallel  # noqa: E402
+
+parallel.use_cpu_devices()  # before JAX starts: seeds split over every core
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bench_utils import (EXHAUSTIVE_HEADER, RESULTS, exhaustive_cells, machine_info,  # noqa: E402
+                         markdown_table, parse_seeds, placement_label, write_result)
+
+import jaxmarl_lite as jl  # noqa: E402
+from jaxmarl_lite import selfplay  # noqa: E402
+from jaxmarl_lite.algorithms import alphazero as az  # noqa: E402
+from jaxmarl_lite.algorithms._common.training import init_seeds  # noqa: E402
+from jaxmarl_lite.plotting import plot_curves  # noqa: E402
+
+
+def train(cfg, env, seeds):
+    stages = az.make_stages(cfg, env)
+    keys = jax.numpy.stack([jax.random.key(s) for s in seeds])
+    placement = parallel.make_placement(len(seeds))
+    t0 = time.perf_counter()
+    carry = parallel.place(init_seeds(stages, keys), placement)
+    compiled = parallel.compile_updates(stages, carry, stages.num_updates, placement)
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(compiled(carry))
+    return stages, out, compile_s, time.perf_counter() - t0, placement
+
+
+def tictactoe(args, cfg, env, seeds, stages, out):
+    from jaxmarl_lite.envs.tictactoe_minimax import exhaustive_eval, policy_moves
+
+    plays = [(0, "network alone")] + [(s, f"search, {s} simulations") for s in args.play_sims]
+    rows, record, solved = [], [], {}
+    untrained = stages.init(jax.random.key(seeds[0])).params
+    for sims, label in plays:
+        policy = az.make_policy(cfg, env, sims)
+        moves = policy_moves(policy, untrained, jax.random.key(0))
+        rows.append(["untrained", label] + exhaustive_cells(exhaustive_eval(moves)) + ["-"])
+        solved[label] = 0
+        for i, seed in enumerate(seeds):
+            params = jax.tree.map(lambda x: x[i], out.carry.params)
+            lines = exhaustive_eval(policy_moves(policy, params, jax.random.key(0)))
+            zero = all(s.lost_any == 0 for s in lines)
+            solved[label] += zero
+            rows.append([f"key {seed}", label] + exhaustive_cells(lines) + ["yes" if zero else "no"])
+            record.append(dict(seed=seed, play=label, simulations=sims,
+                               seats=[s._asdict() for s in lines], no_lost_line=zero))
+    header = ["policy", "play"] + EXHAUSTIVE_HEADER + ["0 lost lines"]
+    summary = ", ".join(f"**{label}: {n}/{len(seeds)}**" for label, n in solved.items())
+    return header, rows, record, f"Seeds with 0 lost lines in both seats: {summary}."
+
+
+def connect_four(args, cfg, env, seeds, stages, out):
+    plays = [(0, "network alone")] + [(s, f"search, {s} simulations") for s in args.play_sims]
+    opponents = [("random", selfplay.random_player),
+                 ("lookahead", selfplay.lookahead_player(env))]
+    rows, record, met = [], [], {}
+    for sims, label in plays:
+        player = az.make_player(cfg, env, sims)
+        games = {name: jax.jit(lambda p, k, opp=opp: selfplay.play_games(
+            env, player, p, opp, (), k, args.games)) for name, opp in opponents}
+        met[label] = 0
+        for i, seed in enumerate(seeds):
+            params = jax.tree.map(lambda x: x[i], out.carry.params)
+            cells, entry = [], dict(seed=seed, play=label, simulations=sims)
+            ok = True
+            for name, _ in opponents:
+                r = games[name](params, jax.random.key(1000 + seed))
+                half = args.games // 2
+                rates = [float(r.wins[s]) / (half if s == 0 else args.games - half)
+                         for s in (0, 1)]
+                target = 0.99 if name == "random" else 0.90
+                ok &= min(rates) >= target
+                cells += [f"{100 * rates[0]:.1f}%", f"{100 * rates[1]:.1f}%"]
+                entry[name] = dict(wins=r.wins.tolist(), draws=r.draws.tolist(),
+                                   losses=r.losses.tolist())
+            met[label] += ok
+            rows.append([f"key {seed}", label] + cells + ["yes" if ok else "no"])
+            record.append(dict(entry, targets_met=ok))
+    header = ["policy", "play", "wins vs random as P1", "as P2", "wins vs lookahead as P1",
+              "as P2", "targets met"]
+    summary = ", ".join(f"**{label}: {n}/{len(seeds)}**" for label, n in met.items())
+    return header, rows, record, f"Seeds meeting both targets in both seats: {summary}."
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--game", choices=("tictactoe", "connect_four"), default="tictactoe")
+    parser.add_argument("--seeds", default="0-7,100-107", help="keys, e.g. 0-7,100-107")
+    parser.add_argument("--steps", type=int, default=None, help="move slots per seed")
+    parser.add_argument("--play-sims", type=int, nargs="*", default=None,
+                        help="simulations of the search at play time")
+    parser.add_argument("--games", type=int, default=1000, help="connect four: per opponent")
+    args = parser.parse_args()
+    seeds = parse_seeds(args.seeds)
+    if args.game == "tictactoe":
+        env = jl.make("tictactoe")
+    else:
+        from jaxmarl_lite.interop.pgx import from_pgx
+
+        env = from_pgx("connect_four")
+    cfg = az.PRESETS[args.game]
+    if args.steps:
+        cfg = cfg.replace(total_timesteps=args.steps)
+    if args.play_sims is None:
+        args.play_sims = [cfg.num_simulations]
+    stages, out, compile_s, run_s, placement = train(cfg, env, seeds)
+    judge = tictactoe if args.game == "tictactoe" else connect_four
+    header, rows, record, summary = judge(args, cfg, env, seeds, stages, out)
+    metrics = {k: np.asarray(v) for k, v in out.metrics.items()}
+    moves = metrics["env_steps"][:, -1]
+    strong = "minimax" if args.game == "tictactoe" else "lookahead"
+    at = np.flatnonzero(np.isfinite(metrics["eval_loss_random"][0]))  # evaluation updates
+    curves = {f"loss rate vs {strong} (network alone)": (metrics["env_steps"][0, at],
+                                                         metrics[f"eval_loss_{strong}"][:, at]),
+              "loss rate vs random (network alone)": (metrics["env_steps"][0, at],
+                                                      metrics["eval_loss_random"][:, at])}
+    name = f"selfplay_search_{args.game}"
+    plot_curves(curves, RESULTS / f"{name}.png", ylabel="share of greedy games lost")
+    command = " ".join(["python benchmarks/selfplay_search.py"] + sys.argv[1:])
+    text = (f"# AlphaZero-style self-play: {args.game}\n\n" + markdown_table(header, rows)
+            + f"\n\n{summary} {len(seeds)} seeds (keys {args.seeds}) trained at once in "
+            f"{run_s:.0f} s after {compile_s:.0f} s of compilation ({placement_label(placement)}); "
+            f"{int(moves.mean()):,} self-play moves per seed (min {int(moves.min()):,}), "
+            f"{cfg.num_simulations} simulations per move ({cfg.search} search), "
+            f"{stages.num_updates} updates. Preset `{args.game}`: {cfg.num_envs} games per "
+            f"update, network {cfg.num_layers} x {cfg.hidden_size}, {cfg.sgd_steps} SGD steps "
+            f"of {cfg.batch_size} per update from the last {cfg.replay_updates} updates' "
+            f"positions, symmetry augmentation {cfg.augment_symmetries}. Curves: `{name}.png` "
+            f"(greedy network games during training, mean and 95% CI over seeds).\n\n"
+            f"Reproduce: `{command}`\n")
+    write_result(name, dict(machine=machine_info(("jax", "jaxlib", "flax", "optax", "mctx",
+                                                  "pgx", "numpy")),
+                            seeds=seeds, compile_seconds=compile_s, run_seconds=run_s,
+                            moves_per_seed=moves.tolist(), config=cfg.to_dict(),
+                            results=record), text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""AlphaZero-style self-play: the loss by hand, the search's signs and masks, value targets,
+determinism, vmap, learning on tic-tac-toe, pgx games, bad input."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxmarl_lite as jl
+from jaxmarl_lite.algorithms import alphazero as az
+from jaxmarl_lite.algorithms import get
+from jaxmarl_lite.envs.tictactoe import TicTacToeState
+from jaxmarl_lite.envs.tictactoe_minimax import exhaustive_eval, policy_moves
+
+from .train_checks import assert_deterministic_and_vmappable
+
+QUICK = az.PRESETS["quick"]
+
+
+@pytest.fixture(scope="module")
+def ttt():
+    return jl.make("tictactoe")
+
+
+def test_loss_hand_checked(ttt):
+    net = az.make_net(QUICK, ttt)
+    params = az.init_params(QUICK, ttt, jax.random.key(0))
+    view = jax.random.bernoulli(jax.random.key(1), 0.3, (3, 18)).astype(jnp.float32)
+    mask = jnp.ones((3, 9)).at[0, :4].set(0.0)
+    policy = jnp.zeros((3, 9)).at[:, 5].set(0.5).at[:, 8].set(0.5)
+    value = jnp.array([1.0, -1.0, 0.0])
+    valid = jnp.array([True, True, False])
+    total, (pl, vl) = az.loss(params, az.Position(view, mask, policy, value, valid), net=net,
+                              vf_coef=0.5)
+    logits, v = net.apply(params, view)
+    logp = jax.nn.log_softmax(jnp.where(mask > 0, logits, -jnp.inf))
+    ce = -(0.5 * logp[:, 5] + 0.5 * logp[:, 8])
+    np.testing.assert_allclose(pl, ce[:2].mean(), rtol=1e-5)
+    np.testing.assert_allclose(vl, ((v - value) ** 2)[:2].mean(), rtol=1e-5)
+    np.testing.assert_allclose(total, pl + 0.5 * vl, rtol=1e-6)
+    with pytest.raises(AssertionError):  # unbatched input is refused by the shape check
+        az.loss(params, az.Position(view[0], mask[0], policy[0], value[0], valid[0]), net=net,
+                vf_coef=0.5)
+
+
+def _position(env, board):
+    board = jnp.asarray(board, jnp.int32)
+    marks = int(jnp.sum(board != 0))
+    state = TicTacToeState(board=board, mover=jnp.int32(marks % 2), step=jnp.int32(marks),
+                           done=jnp.bool_(False))
+    return env.get_obs(state), state
+
+
+@pytest.mark.parametrize("board, answer", [
+    ([1, 1, 0, 2, 2, 0, 0, 0, 0], 2),  # X to move wins at cell 2 (and must not let O win at 5)
+    ([1, 0, 0, 2, 2, 0, 1, 0, 0], 5),  # X to move must block O's row at cell 5
+    ([2, 1, 0, 0, 1, 0, 0, 0, 0], 7),  # O to move must block X's column at cell 7
+])
+def test_puct_search_on_the_true_dynamics_wins_and_blocks_with_an_untrained_net(
+        ttt, board, answer):
+    """Rewards, the sign flip between players and masks in the search: with enough
+    simulations PUCT finds the winning move or the only block from random priors (Gumbel's
+    deterministic interior selection need not: it trusts the priors for the replies)."""
+    cfg = QUICK.replace(search="muzero")
+    params = az.init_params(cfg, ttt, jax.random.key(0))
+    obs, state = _position(ttt, board)
+    batch = jax.tree.map(lambda x: x[None], (obs, state))
+    out = jax.jit(lambda p, o, s, k: az.search(cfg, ttt, az.make_net(cfg, ttt), p, o, s, k, 400,
+                                                deterministic=True))(params, *batch,
+                                                                     jax.random.key(2))
+    assert int(out.action[0]) == answer
+    occupied = np.asarray(board) != 0
+    assert np.all(np.asarray(out.action_weights[0])[occupied] == 0.0)  # masks respected
+    np.testing.assert_allclose(out.action_weights.sum(), 1.0, rtol=1e-5)
+    gumbel = az.search(QUICK, ttt, az.make_net(QUICK, ttt), params, *batch, jax.random.key(2),
+                       64, deterministic=True)
+    assert np.all(np.asarray(gumbel.action_weights[0])[occupied] == 0.0)
+    if board[2] == 0 and board[:2] == [1, 1] and sum(board) % 3 == 2:  # X wins at the root
+        assert int(gumbel.action[0]) == answer
+
+
+def test_self_play_value_targets_are_each_movers_outcome(ttt):
+    cfg = QUICK
+    net = az.make_net(cfg, ttt)
+    params = az.init_params(cfg, ttt, jax.random.key(0))
+    pos, outcome, moves = jax.jit(lambda p, k: az.self_play(cfg, ttt, net, p, k))(
+        params, jax.random.key(4))
+    valid = np.asarray(pos.valid)  # [T, E]
+    np.testing.assert_array_equal(valid.sum(0), moves)
+    assert np.all(moves >= 5) and np.all(moves <= 9)
+    # tic-tac-toe alternates from player_1: the target is the outcome for the mover
+    sign = np.where(np.arange(9) % 2 == 0, 1.0, -1.0)[:, None]
+    expected = np.asarray(outcome)[None, :] * sign
+    np.testing.assert_allclose(np.where(valid, pos.value, 0.0), np.where(valid, expected, 0.0))
+    legal = np.asarray(pos.mask) > 0
+    assert np.all(np.asarray(pos.policy)[~legal & valid[..., None]] == 0.0)
+
+
+@pytest.fixture(scope="module")
+def quick_train(ttt):
+    return jax.jit(az.make_train(QUICK, ttt))
+
+
+def test_determinism_and_vmap(quick_train):
+    out = assert_deterministic_and_vmappable(quick_train, jax.random.key(3), check_metrics=False)
+    assert {"policy_loss", "value_loss", "eval_draw_minimax", "eval_loss_minimax",
+            "first_player_win"} <= set(out.metrics)
+    assert np.all(np.isfinite(out.metrics["policy_loss"]))
+    assert get("alphazero") is az
+
+
+def test_learns_tictactoe_beyond_the_untrained_net(ttt):
+    """A short run: the trained net alone loses fewer lines to every opponent reply than the
+    same net untrained, judged exhaustively."""
+    cfg = az.PRESETS["tictactoe"].replace(total_timesteps=64 * 9 * 30, eval_every=30,
+                                          search="gumbel", num_simulations=16)
+    out = jax.jit(az.make_train(cfg, ttt))(jax.random.key(0))
+    policy = az.make_policy(cfg, ttt)
+    before = exhaustive_eval(policy_moves(policy, az.init_params(cfg, ttt, jax.random.key(0)),
+                                          jax.random.key(0)))
+    after = exhaustive_eval(policy_moves(policy, out.carry.params, jax.random.key(0)))
+    lost = lambda r: sum(s.lost_any / s.lines_any for s in r)  # noqa: E731
+    assert lost(after) < 0.5 * lost(before), (before, after)
+    assert float(out.metrics["eval_loss_random"][-1]) < 0.1
+
+
+def test_policy_with_search_plays_legal_moves_in_matches(ttt, quick_train):
+    from jaxmarl_lite.envs.tictactoe_minimax import play_matches
+
+    params = quick_train(jax.random.key(0)).carry.params
+    for sims in (0, 8):
+        r = play_matches(az.make_policy(QUICK, ttt, sims), params, jax.random.key(1), 40,
+                         "random")
+        assert sum(r.totals().values()) == 40
+
+
+def test_bad_input(ttt):
+    with pytest.raises(ValueError, match="num_simulations must be > 0"):
+        az.Config(num_simulations=0)
+    with pytest.raises(ValueError, match="eval_games must be >= 2"):
+        az.Config(eval_games=1)
+    with pytest.raises(ValueError, match="gumbel_scale must be >= 0"):
+        az.Config(gumbel_scale=-1.0)
+    with pytest.raises(ValueError, match=r"search must be one of \('gumbel', 'muzero'\)"):
+        az.Config(search="alphabeta")
+    with pytest.raises(ValueError, match="dirichlet_fraction must be in"):
+        az.Config(dirichlet_fraction=1.5)
+    with pytest.raises(ValueError, match="two-player turn-based"):
+        az.make_stages(QUICK, jl.make("simple_spread"))
+    with pytest.raises(ValueError, match="less than one update"):
+        az.make_stages(QUICK.replace(total_timesteps=8), ttt)
+    with pytest.raises(ValueError, match="num_simulations must be an int >= 0"):
+        az.make_player(QUICK, ttt, -1)
