@@ -139,6 +139,20 @@ def test_coma_through_the_front_door_resumes_bitwise(tmp_path):
     assert {"critic_loss", "advantage"} <= set(metrics)
 
 
+def test_pqn_through_the_front_door_resumes_bitwise(tmp_path):
+    """PQN's rollout state (envs, hidden, episode metrics) and RAdam state survive
+    checkpoint/resume exactly."""
+    kw = dict(seeds=2, total_steps=4 * 4 * 6, progress=False, save_every=2,
+              overrides=dict(num_envs=4, num_steps=4, num_minibatches=2, hidden_size=8,
+                             mixer="qmix", mixer_embed_dim=4, hypernet_hidden=8, eval_every=2,
+                             eval_episodes=4))
+    full = runs.train("pqn", "grid_meet", out=tmp_path / "full", **kw)
+    part = runs.train("pqn", "grid_meet", out=tmp_path / "part", stop_after=4, **kw)
+    runs.resume(part, progress=False)
+    metrics = _assert_same_run(full, part)
+    assert {"loss", "q_mean", "epsilon"} <= set(metrics)
+
+
 def test_alphazero_through_the_front_door_resumes_bitwise(tmp_path):
     """The search-based self-play loop (replay of positions, AdamW state) survives
     checkpoint/resume exactly, and its eval runs."""

@@ -41,6 +41,9 @@ MADDPG_TINY = dict(num_envs=8, num_steps=4, learning_starts=0, batch_size=32, nu
     ("maddpg", "simple_spread_continuous", MADDPG_TINY, {"actor_lr": [1e-2, 3e-3],
                                                          "tau": [0.01, 0.05],
                                                          "noise_start": [0.3, 0.5]}),
+    ("pqn", "grid_meet", dict(num_envs=4, num_steps=4, num_minibatches=2, hidden_size=8,
+                              eval_every=2, eval_episodes=4),
+     {"lr": [1e-3, 5e-3], "q_lambda": [0.0, 0.5], "eps_finish": [0.05, 0.3]}),
     ("selfplay_ppo", "tictactoe", dict(num_envs=16, num_steps=8, hidden_size=16, eval_games=4,
                                        eval_every=2), {"lr": [1e-3, 3e-3], "gamma": [0.99, 0.9]}),
 ])

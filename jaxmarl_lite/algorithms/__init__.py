@@ -18,6 +18,7 @@ ALGORITHMS = {
     "coma": "jaxmarl_lite.algorithms.coma",
     "seac": "jaxmarl_lite.algorithms.seac",
     "alphazero": "jaxmarl_lite.algorithms.alphazero",
+    "pqn": "jaxmarl_lite.algorithms.pqn",
 }
 
 

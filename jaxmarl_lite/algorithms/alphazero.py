@@ -48,7 +48,8 @@ from jaxmarl_lite.algorithms._common.evaluation import Policy
 from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, check_hyper, initial_values,
                                                    set_hyperparams, tunable_optimizer)
 from jaxmarl_lite.algorithms._common.networks import MLP, activation, dense
-from jaxmarl_lite.algorithms._common.training import TrainStages, loop_metrics, train_from_stages
+from jaxmarl_lite.algorithms._common.training import (TrainStages, count_updates, loop_metrics,
+                                                      train_from_stages)
 from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.typecheck import require_int
 
@@ -305,10 +306,7 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         raise ValueError(f"augment_symmetries=True needs an env with symmetries(); "
                          f"{type(env).__name__} has none")
     per_update = config.num_envs * env.max_episode_steps
-    num_updates = config.total_timesteps // per_update
-    if num_updates < 1:
-        raise ValueError(f"total_timesteps={config.total_timesteps} is less than one update "
-                         f"(num_envs * max_episode_steps = {per_update})")
+    num_updates = count_updates(config.total_timesteps, per_update, "num_envs * max_episode_steps")
     net = make_net(config, env)
     optimizer = tunable_optimizer(
         lambda learning_rate, weight_decay, max_norm: optax.chain(

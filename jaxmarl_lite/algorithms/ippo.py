@@ -10,7 +10,7 @@ from typing import Literal
 
 from jaxmarl_lite.algorithms import ppo as _core
 from jaxmarl_lite.algorithms.ppo import (  # noqa: F401  (the module API)
-    Batch, Params, loss, make_policy, make_stages, make_train)
+    Batch, Params, init_params, loss, make_nets, make_policy, make_stages, make_train)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -47,9 +47,9 @@ from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, carried_sched
                                                    check_hyper, clipped_adam, initial_values,
                                                    set_hyperparams)
 from jaxmarl_lite.algorithms._common.networks import MLP, activation, agent_id_onehot
-from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, episode_metrics,
-                                                      initial_episode_metrics, loop_metrics,
-                                                      train_from_stages)
+from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, count_updates,
+                                                      episode_metrics, initial_episode_metrics,
+                                                      loop_metrics, train_from_stages)
 from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.wrappers import EpisodeStats, VecEnv
 
@@ -356,19 +356,31 @@ def check_action_options(config: Config, env, hyper: Sequence[str] = ()) -> None
                          "of sweeps)")
 
 
+def init_params(config: Config, env, key) -> Params:
+    """Fresh actor and critic parameters of ``config`` for ``env``: one set per parameter
+    group (``[G]`` leading axis; one group with parameter sharing, else one per agent)."""
+    return _init_params(env, make_nets(config, env), *jax.random.split(key))
+
+
+def _init_params(env, nets, actor_key, critic_key) -> Params:
+    n, num_groups = env.num_agents, len(set(nets.groups))
+    ids = n if nets.shared else 0
+    x_dim = n * env.obs_dim if nets.joint_obs else env.state_dim
+    init_group = lambda net, k, d: jax.vmap(  # noqa: E731
+        lambda kk: net.init(kk, jnp.zeros((1, d))))(jax.random.split(k, num_groups))
+    return Params(init_group(nets.actor, actor_key, env.obs_dim + ids),
+                  init_group(nets.critic, critic_key, x_dim + n * env.num_actions + ids))
+
+
 def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
     """The loop as ``init``/``update``; ``hyper`` names tunable fields carried as data
     (``carry.hyper``, see :mod:`jaxmarl_lite.algorithms._common.hyper`)."""
     hyper = check_hyper(config, hyper)
     check_action_options(config, env, hyper)
     steps_per_update = config.num_envs * config.num_steps
-    num_updates = config.total_timesteps // steps_per_update
-    if num_updates < 1:
-        raise ValueError(f"total_timesteps={config.total_timesteps} is less than one update "
-                         f"(num_envs * num_steps = {steps_per_update})")
+    num_updates = count_updates(config.total_timesteps, steps_per_update, "num_envs * num_steps")
     n, e = env.num_agents, config.num_envs
     nets = make_nets(config, env)
-    num_groups = len(set(nets.groups))
     venv = VecEnv(EpisodeStats(env), e)
     policy = make_policy(config, env)
     masks, states = jax.vmap(env.action_mask), jax.vmap(env.global_state)
@@ -387,16 +399,11 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
     actor_grad = jax.value_and_grad(functools.partial(
         actor_loss, nets=nets, temperature=config.gumbel_temperature, reg=config.actor_reg),
         has_aux=True)
-    ids = n if nets.shared else 0
 
     def init(key) -> Carry:
         key, ka, kc, kr = jax.random.split(key, 4)
         obs, env_state = venv.reset(kr)
-        x_dim = n * env.obs_dim if nets.joint_obs else env.state_dim
-        init_group = lambda net, k, d: jax.vmap(  # noqa: E731
-            lambda kk: net.init(kk, jnp.zeros((1, d))))(jax.random.split(k, num_groups))
-        params = Params(init_group(nets.actor, ka, env.obs_dim + ids),
-                        init_group(nets.critic, kc, x_dim + n * env.num_actions + ids))
+        params = _init_params(env, nets, ka, kc)
         a = env.num_actions
         example = Transition(obs[0], jnp.zeros((env.state_dim,)), jnp.zeros((n, a)),
                              jnp.zeros((n, a)), jnp.zeros((n,)), jnp.zeros((n,), bool), obs[0],

@@ -38,9 +38,9 @@ from jaxmarl_lite.algorithms._common.networks import (Communication, ConvTorso, 
                                                       activation, apply_agents, communicate,
                                                       dense)
 from jaxmarl_lite.algorithms._common.normalization import RunningMeanStd
-from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, episode_metrics,
-                                                      initial_episode_metrics, loop_metrics,
-                                                      train_from_stages)
+from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, count_updates,
+                                                      episode_metrics, initial_episode_metrics,
+                                                      loop_metrics, train_from_stages)
 from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.wrappers import EpisodeStats, VecEnv
 
@@ -95,6 +95,8 @@ class Config(ConfigBase):
     """Value-loss weight."""
     value_norm: bool = True
     """Learn normalised values (running mean/std of the targets)."""
+    normalize_advantages: bool = True
+    """Standardise the advantages within each minibatch (zero mean, unit std) in the loss."""
     hidden_size: int = 64
     """Width of actor and critic layers."""
     recurrent: bool = False
@@ -225,7 +227,10 @@ def critic_inputs(config: Config, obs, state):
 
 
 class Batch(NamedTuple):
-    """A rollout, time-major ``[T, E, N, ...]`` (``resets`` ``[T, E]``)."""
+    """A rollout, time-major: ``obs [T, E, N, D]``, ``critic_in [T, E, N, F]``, ``mask
+    [T, E, N, A]``, ``actions [T, E, N]`` (``[T, E, N, act_dim]`` continuous), ``log_prob``,
+    ``value``, ``advantages``, ``targets`` ``[T, E, N]``, ``resets [T, E]``, ``h0``
+    (:class:`Hidden`, ``[E, N, H]`` each)."""
 
     obs: jax.Array
     critic_in: jax.Array
@@ -241,6 +246,12 @@ class Batch(NamedTuple):
 
 def loss(params: Params, batch: Batch, *, nets: Nets, ent_coef=None, hyper=None):
     """PPO loss of one minibatch -> ``(total, (value_loss, actor_loss, entropy))``.
+
+    Steps, each switchable in the config: advantages standardised within the minibatch
+    (``normalize_advantages``); clipped surrogate (``clip_eps``); squared value error in
+    normalised units (``value_norm``: the batch's targets are already normalised), the
+    larger of the unclipped and the clipped-around-the-old-value error when
+    ``value_clip_eps > 0``; ``total = actor + vf_coef * 0.5 * value - ent_coef * entropy``.
     ``ent_coef`` (a scalar, e.g. :func:`entropy_weight`) overrides ``config.ent_coef``;
     ``hyper`` (``{field: array}``) overrides tunable config fields."""
     cfg = HyperView(nets.config, hyper or {})
@@ -250,7 +261,9 @@ def loss(params: Params, batch: Batch, *, nets: Nets, ent_coef=None, hyper=None)
     _, value = nets.value(params, batch.h0.critic, batch.critic_in, batch.resets)
     log_prob = dist.log_prob(batch.actions)
     ratio = jnp.exp(log_prob - batch.log_prob)
-    adv = (batch.advantages - batch.advantages.mean()) / (batch.advantages.std() + 1e-8)
+    adv = batch.advantages
+    if cfg.normalize_advantages:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     actor_loss = -jnp.minimum(ratio * adv,
                               jnp.clip(ratio, 1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv).mean()
     v_loss = (value - batch.targets) ** 2
@@ -363,6 +376,31 @@ def make_nets(config: Config, env) -> Nets:
                 config, env.is_discrete)
 
 
+def init_params(config: Config, env, key) -> Params:
+    """Fresh actor and critic parameters (and the Gaussian log-std) of ``config`` for
+    ``env``. Without parameter sharing the actor (and a non-centralised critic) carries a
+    leading ``[N]`` axis."""
+    return _init_params(config, env, make_nets(config, env), *jax.random.split(key))
+
+
+def _init_params(config: Config, env, nets: Nets, actor_key, critic_key) -> Params:
+    n, sharing = env.num_agents, config.parameter_sharing
+    ids = n if sharing else 0
+    critic_dim = env.obs_dim if config.critic == "local" else env.state_dim
+    # one step of one env's n agents (communication reshapes by the agent count)
+    dummy = lambda d: (jnp.zeros((n, config.hidden_size)), jnp.zeros((1, n, d)),  # noqa: E731
+                       jnp.zeros((1, n), bool))
+    init_one = lambda net, k, d: net.init(k, *dummy(d))  # noqa: E731
+    per_agent = lambda net, k, d: jax.vmap(lambda kk: init_one(net, kk, d))(  # noqa: E731
+        jax.random.split(k, n))
+    actor = (init_one if sharing else per_agent)(nets.actor, actor_key, env.obs_dim + ids)
+    if config.critic == "centralised":
+        critic = init_one(nets.critic, critic_key, critic_dim)
+    else:
+        critic = (init_one if sharing else per_agent)(nets.critic, critic_key, critic_dim + ids)
+    return Params(actor, critic, jnp.full((env.num_actions,), config.init_log_std))
+
+
 def make_policy(config: Config, env) -> Policy:
     """Deterministic policy: the most likely legal action, or the Gaussian mean."""
     nets = make_nets(config, env)
@@ -391,10 +429,7 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
     (``carry.hyper``, see :mod:`jaxmarl_lite.algorithms._common.hyper`)."""
     hyper = check_hyper(config, hyper)
     steps_per_update = config.num_envs * config.num_steps
-    num_updates = config.total_timesteps // steps_per_update
-    if num_updates < 1:
-        raise ValueError(f"total_timesteps={config.total_timesteps} is less than one update "
-                         f"(num_envs * num_steps = {steps_per_update})")
+    num_updates = count_updates(config.total_timesteps, steps_per_update, "num_envs * num_steps")
     n, e = env.num_agents, config.num_envs
     venv = VecEnv(EpisodeStats(env), e)
     nets = make_nets(config, env)
@@ -407,22 +442,7 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
     def init(key) -> Carry:
         key, ka, kc, kr = jax.random.split(key, 4)
         obs, env_state = venv.reset(kr)
-        sharing = config.parameter_sharing
-        ids = n if sharing else 0
-        cin = critic_inputs(config, obs, states(env_state.env_state))
-        # one step of one env's n agents (communication reshapes by the agent count)
-        dummy = lambda d: (jnp.zeros((n, config.hidden_size)), jnp.zeros((1, n, d)),  # noqa: E731
-                           jnp.zeros((1, n), bool))
-        init_one = lambda net, k, d: net.init(k, *dummy(d))  # noqa: E731
-        per_agent = lambda net, k, d: jax.vmap(lambda kk: init_one(net, kk, d))(  # noqa: E731
-            jax.random.split(k, n))
-        actor = (init_one if sharing else per_agent)(nets.actor, ka, env.obs_dim + ids)
-        if config.critic == "centralised":
-            critic = init_one(nets.critic, kc, cin.shape[-1])
-        else:
-            critic = (init_one if sharing else per_agent)(nets.critic, kc, cin.shape[-1] + ids)
-        log_std = jnp.full((env.num_actions,), config.init_log_std)
-        params = Params(actor, critic, log_std)
+        params = _init_params(config, env, nets, ka, kc)
         return Carry(params, optimizer.init(params), RunningMeanStd.create(), env_state, obs,
                      jnp.ones((e,), bool), Hidden(zeros_h(), zeros_h()), key,
                      jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),

@@ -34,6 +34,7 @@ import optax
 
 from jaxmarl_lite.algorithms._common.config import ConfigBase
 from jaxmarl_lite.algorithms._common.evaluation import Policy, periodic_eval
+from jaxmarl_lite.algorithms._common.gae import lambda_returns
 from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, carried_schedule,
                                                    check_hyper, clipped_adam, initial_values,
                                                    set_hyperparams)
@@ -41,7 +42,8 @@ from jaxmarl_lite.algorithms._common.mixers import QMixer, vdn
 from jaxmarl_lite.algorithms._common.networks import (Communication, ScannedGRU, apply_agents,
                                                       communicate, dense)
 from jaxmarl_lite.algorithms._common.normalization import RunningMeanStd
-from jaxmarl_lite.algorithms._common.training import TrainStages, loop_metrics, train_from_stages
+from jaxmarl_lite.algorithms._common.training import (TrainStages, count_updates, loop_metrics,
+                                                      train_from_stages)
 from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.spaces import random_legal
 from jaxmarl_lite.wrappers import VecEnv
@@ -96,6 +98,8 @@ class Config(ConfigBase):
     """Width of the agent network (dense + GRU)."""
     recurrent: bool = True
     """GRU agents (``False``: a 2-layer MLP)."""
+    layer_norm: bool = False
+    """LayerNorm after each hidden dense layer, before its ReLU (PQN's Q-network)."""
     parameter_sharing: bool = True
     """One network for all agents with an agent-id one-hot appended to the observation;
     ``False`` gives every agent its own parameters (vmapped over the agent axis)."""
@@ -168,15 +172,21 @@ class QNetwork(nn.Module):
     comm: Optional[Communication] = None
     """Message passing over the agents (``obs``'s batch axis holds ``num_agents`` innermost)."""
     num_agents: int = 1
+    layer_norm: bool = False
+    """LayerNorm between each hidden dense layer and its ReLU."""
 
     @nn.compact
     def __call__(self, hidden, obs, resets):
-        x = nn.relu(dense(self.hidden_size)(obs))
+        def layer(x):
+            x = dense(self.hidden_size)(x)
+            return nn.relu(nn.LayerNorm()(x) if self.layer_norm else x)
+
         if self.recurrent:
+            x = layer(obs)
             hidden, x = ScannedGRU(self.hidden_size, min(self.unroll, obs.shape[0]))(
                 hidden, (x, resets))
-        else:
-            x = nn.relu(dense(self.hidden_size)(x))
+        else:  # as one [T * B, D] matrix: XLA's CPU LayerNorm is ~2x slower on [T, B, D]
+            x = layer(layer(obs.reshape(-1, obs.shape[-1]))).reshape(*obs.shape[:-1], -1)
         x = communicate(self.comm, x, self.num_agents)
         return hidden, dense(self.num_actions, 1.0)(x)
 
@@ -204,7 +214,13 @@ def epsilon_greedy(key, q, mask, epsilon):
 class Episode(NamedTuple):
     """One stored episode (flashbax item); ``T = max_episode_steps``. Index ``t + 1`` of the
     ``[T + 1]`` fields is the observation after step ``t`` (pre-reset at the episode's end);
-    masks there are all ones where the episode ended (no legal-action info past the end)."""
+    masks there are all ones where the episode ended (no legal-action info past the end).
+
+    Fields of one episode: ``obs [T+1, N, D]``, ``state [T+1, S]``, ``mask [T+1, N, A]``,
+    ``actions [T, N]`` int32, ``rewards [T, N]``, ``terminated [T, N]`` bool, ``valid [T]``
+    bool. The buffer stores and samples them batch-major (``[B, T+1, ...]``: an episode is
+    one item); :func:`loss` takes a batch time-major, ``[T+1, B, ...]`` / ``[T, B, ...]``,
+    the layout of every loss in the package (:func:`time_major` converts a sample)."""
 
     obs: jax.Array  # [T + 1, N, D]
     state: jax.Array  # [T + 1, S] global state
@@ -215,28 +231,25 @@ class Episode(NamedTuple):
     valid: jax.Array  # [T] bool: the step belongs to the episode
 
 
-def td_lambda_targets(rewards, terminated, valid, next_values, gamma: float, td_lambda: float):
-    """TD(lambda) targets, time-major ``[T, ...]``; ``valid`` ``[T, ...]`` (a prefix of the
-    rewards' shape) broadcasts over the trailing axes.
+def time_major(batch: Episode) -> Episode:
+    """A batch sampled from the buffer (``[B, T(+1), ...]``) as the loss takes it,
+    ``[T(+1), B, ...]``."""
+    return jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), batch)
 
-    ``G_t = r_t + gamma (1 - term_t) ((1 - lambda) V_{t+1} + lambda G'_{t+1})`` with
-    ``G'_{t+1} = G_{t+1}`` while the episode continues past ``t + 1`` and ``V_{t+1}`` at its
-    end (so a truncated episode bootstraps from ``V`` of its final observation).
+
+def td_lambda_targets(rewards, terminated, valid, next_values, gamma: float, td_lambda: float):
+    """TD(lambda) targets of stored episodes, time-major ``[T, ...]``; ``valid`` ``[T, ...]``
+    (a prefix of the rewards' shape) broadcasts over the trailing axes.
+
+    :func:`~jaxmarl_lite.algorithms._common.gae.lambda_returns` with the return continuing
+    from ``t`` to ``t + 1`` while the episode does (``valid[t + 1]``), so a truncated
+    episode bootstraps from ``V`` of its final observation.
     ``td_lambda = 0`` gives ``r_t + gamma (1 - term_t) V_{t+1}``."""
     if isinstance(td_lambda, (int, float)) and td_lambda == 0.0:  # static: no pass over time
         return rewards + gamma * (1.0 - terminated.astype(jnp.float32)) * next_values
     cont = jnp.concatenate([valid[1:], jnp.zeros_like(valid[:1])])
     cont = cont.reshape(cont.shape + (1,) * (rewards.ndim - valid.ndim))
-
-    def back(g_next, xs):
-        r, term, v_next, c = xs
-        tail = jnp.where(c, g_next, v_next)
-        g = r + gamma * (1.0 - term) * ((1.0 - td_lambda) * v_next + td_lambda * tail)
-        return g, g
-
-    _, g = jax.lax.scan(back, jnp.zeros_like(rewards[0]),
-                        (rewards, terminated.astype(jnp.float32), next_values, cont), reverse=True)
-    return g
+    return lambda_returns(rewards, terminated, cont, next_values, gamma, td_lambda)
 
 
 def slot_permutations(key, batch_size: int, num_agents: int) -> jax.Array:
@@ -245,13 +258,15 @@ def slot_permutations(key, batch_size: int, num_agents: int) -> jax.Array:
         jax.random.split(key, batch_size))
 
 
-def loss(params: QParams, target_params: QParams, batch: Episode, reward_stats: RunningMeanStd,
-         perm=None, *, config: Config, network: QNetwork, mixer: nn.Module | None):
-    """Masked mean squared TD error of a batch of episodes (each field ``[B, ...]`` as in
-    :class:`Episode`). Returns ``(loss, q_mean)``. ``perm [B, N]``
+def loss(params: QParams, target_params: QParams, batch: Episode,
+         reward_stats: RunningMeanStd | None = None, perm=None, *, config: Config,
+         network: QNetwork, mixer: nn.Module | None):
+    """Masked mean squared TD error of a batch of episodes, time-major (fields ``[T+1, B,
+    ...]`` / ``[T, B, ...]``, :class:`Episode`; :func:`time_major` converts a buffer sample).
+    Returns ``(loss, q_mean)``. ``reward_stats`` is read only with
+    ``config.standardise_rewards``. ``perm [B, N]``
     (:func:`slot_permutations`, per-agent networks): network ``i`` reads the observations
     of slot ``perm[b, i]`` and its Q-values stand for that slot (shared experience)."""
-    batch = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), batch)  # time-major
     tp1, b, n, _ = batch.obs.shape
     chex.assert_shape(batch.actions, (tp1 - 1, b, n))
     h0 = jnp.zeros((b, n, config.hidden_size))
@@ -275,6 +290,9 @@ def loss(params: QParams, target_params: QParams, batch: Episode, reward_stats: 
         v_next = jnp.max(jnp.where(next_mask > 0, q_target[1:], -jnp.inf), axis=-1)
     rewards = batch.rewards
     if config.standardise_rewards:
+        if reward_stats is None:
+            raise ValueError("standardise_rewards=True needs reward_stats (a RunningMeanStd "
+                             "of the rewards seen so far)")
         rewards = reward_stats.normalize(rewards)
     terminated = batch.terminated
     if mixer is not None:  # VDN / QMIX: one joint value on the team reward
@@ -323,7 +341,30 @@ def make_network(config: Config, env) -> QNetwork:
     comm = None if config.comm == "none" else Communication(
         config.comm, config.comm_dim, config.comm_rounds)
     return QNetwork(env.num_actions, config.hidden_size, config.recurrent, comm=comm,
-                    num_agents=env.num_agents)
+                    num_agents=env.num_agents, layer_norm=config.layer_norm)
+
+
+def init_params(config: Config, env, key) -> QParams:
+    """Fresh parameters of ``config``'s agent network(s) and mixer for ``env``. Without
+    parameter sharing the agent parameters carry a leading ``[N]`` axis; the mixer's are
+    ``None`` unless ``mixer="qmix"``."""
+    return _init_params(config, env, *jax.random.split(key))
+
+
+def _init_params(config: Config, env, agent_key, mixer_key) -> QParams:
+    n = env.num_agents
+    network, mixer = make_network(config, env), make_mixer(config)
+    in_dim = env.obs_dim + (n if config.parameter_sharing else 0)
+    dummy = (jnp.zeros((n, config.hidden_size)), jnp.zeros((1, n, in_dim)),  # one env
+             jnp.zeros((1, n), bool))
+    if config.parameter_sharing:
+        agent = network.init(agent_key, *dummy)
+    else:
+        agent = jax.vmap(lambda k: network.init(k, *dummy))(jax.random.split(agent_key, n))
+    mixer_params = None
+    if config.mixer == "qmix":
+        mixer_params = mixer.init(mixer_key, jnp.zeros((1, n)), jnp.zeros((1, env.state_dim)))
+    return QParams(agent, mixer_params)
 
 
 def make_policy(config: Config, env) -> Policy:
@@ -381,10 +422,8 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         raise ValueError(f"{type(env).__name__}: Q-learning needs discrete actions "
                          "(e.g. make(..., continuous_actions=False))")
     steps_per_update = config.num_envs * env.max_episode_steps
-    num_updates = config.total_timesteps // steps_per_update
-    if num_updates < 1:
-        raise ValueError(f"total_timesteps={config.total_timesteps} is less than one update "
-                         f"(num_envs * max_episode_steps = {steps_per_update})")
+    num_updates = count_updates(config.total_timesteps, steps_per_update,
+                                "num_envs * max_episode_steps")
     n = env.num_agents
     if config.shared_experience and (len(set(env.obs_sizes)) > 1 or len(set(env.action_sizes)) > 1):
         raise ValueError(f"shared_experience needs homogeneous agents; {type(env).__name__}'s "
@@ -405,17 +444,7 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
 
     def init(key) -> Carry:
         key, agent_key, mixer_key, ep_key = jax.random.split(key, 4)
-        in_dim = env.obs_dim + (n if config.parameter_sharing else 0)
-        dummy = (jnp.zeros((n, config.hidden_size)), jnp.zeros((1, n, in_dim)),  # one env
-                 jnp.zeros((1, n), bool))
-        if config.parameter_sharing:
-            agent = network.init(agent_key, *dummy)
-        else:
-            agent = jax.vmap(lambda k: network.init(k, *dummy))(jax.random.split(agent_key, n))
-        mixer_params = None
-        if config.mixer == "qmix":
-            mixer_params = mixer.init(mixer_key, jnp.zeros((1, n)), jnp.zeros((1, env.state_dim)))
-        params = QParams(agent, mixer_params)
+        params = _init_params(config, env, agent_key, mixer_key)
         shapes = jax.eval_shape(lambda p, k: rollout(env, config, network, p, k, 1.0),
                                 params, ep_key)
         example = jax.tree.map(lambda s: jnp.zeros(s.shape[1:], s.dtype), shapes)
@@ -431,7 +460,7 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         if config.shared_experience:
             key, perm_key = jax.random.split(key)
             perm = slot_permutations(perm_key, config.batch_size, n)
-        batch = data_parallel(buffer.sample(buffer_state, key).experience)
+        batch = data_parallel(time_major(buffer.sample(buffer_state, key).experience), 1)
         (value, q_mean), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             params, target_params, batch, reward_stats, perm, config=hp)
         if hyper:

@@ -33,9 +33,9 @@ from jaxmarl_lite.algorithms._common.gae import gae
 from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, check_hyper, clipped_adam,
                                                    initial_values, set_hyperparams)
 from jaxmarl_lite.algorithms._common.networks import activation, apply_agents
-from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, episode_metrics,
-                                                      initial_episode_metrics, loop_metrics,
-                                                      train_from_stages)
+from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, count_updates,
+                                                      episode_metrics, initial_episode_metrics,
+                                                      loop_metrics, train_from_stages)
 from jaxmarl_lite.algorithms.ppo import Trunk
 from jaxmarl_lite.wrappers import EpisodeStats, VecEnv
 
@@ -212,10 +212,7 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
                          f"counts {env.action_sizes} differ")
     hyper = check_hyper(config, hyper)
     steps_per_update = config.num_envs * config.num_steps
-    num_updates = config.total_timesteps // steps_per_update
-    if num_updates < 1:
-        raise ValueError(f"total_timesteps={config.total_timesteps} is less than one update "
-                         f"(num_envs * num_steps = {steps_per_update})")
+    num_updates = count_updates(config.total_timesteps, steps_per_update, "num_envs * num_steps")
     e = config.num_envs
     venv = VecEnv(EpisodeStats(env), e)
     nets, policy = make_nets(config, env), make_policy(config, env)

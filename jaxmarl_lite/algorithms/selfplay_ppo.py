@@ -46,7 +46,7 @@ from jaxmarl_lite.algorithms import ppo
 from jaxmarl_lite.algorithms._common.evaluation import Policy
 from jaxmarl_lite.algorithms._common.gae import gae
 from jaxmarl_lite.algorithms._common.hyper import HyperView, check_hyper, initial_values
-from jaxmarl_lite.algorithms._common.training import TrainStages, train_from_stages
+from jaxmarl_lite.algorithms._common.training import TrainStages, count_updates, train_from_stages
 from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.spaces import random_legal
 from jaxmarl_lite.typecheck import require_int
@@ -340,6 +340,19 @@ def make_game(config: Config, env) -> Game:
     return Game(view, learner_view, new_games, decision)
 
 
+def init_params(config: Config, env, key) -> ppo.Params:
+    """Fresh parameters of the one policy/value network that plays both seats (its input:
+    the mover's view with one seat-id feature)."""
+    return _init_params(config, env, ppo.make_nets(config, env), *jax.random.split(key))
+
+
+def _init_params(config: Config, env, nets, actor_key, critic_key) -> ppo.Params:
+    dummy = (jnp.zeros((1, config.hidden_size)), jnp.zeros((1, 1, env.obs_dim + 1)),
+             jnp.zeros((1, 1), bool))
+    return ppo.Params(nets.actor.init(actor_key, *dummy), nets.critic.init(critic_key, *dummy),
+                      jnp.zeros((env.num_actions,)))
+
+
 def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
     """The loop as ``init``/``update``; ``hyper`` names PPO's tunable fields carried as data
     (:mod:`jaxmarl_lite.algorithms._common.hyper`)."""
@@ -348,10 +361,7 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
 
     selfplay.require_turn_based(env, "self-play PPO")
     per_update = config.num_envs * config.num_steps
-    num_updates = config.total_timesteps // per_update
-    if num_updates < 1:
-        raise ValueError(f"total_timesteps={config.total_timesteps} is less than one update "
-                         f"(num_envs * num_steps = {per_update})")
+    num_updates = count_updates(config.total_timesteps, per_update, "num_envs * num_steps")
     nets = ppo.make_nets(config, env)
     optimizer = ppo.make_optimizer(config, num_updates, tunable=bool(hyper))
     policy = make_policy(config, env)
@@ -360,10 +370,7 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
 
     def init(key) -> Carry:
         key, ka, kc, kr, kg = jax.random.split(key, 5)
-        dummy = (jnp.zeros((1, config.hidden_size)), jnp.zeros((1, 1, env.obs_dim + 1)),
-                 jnp.zeros((1, 1), bool))
-        params = ppo.Params(nets.actor.init(ka, *dummy), nets.critic.init(kc, *dummy),
-                            jnp.zeros((env.num_actions,)))
+        params = _init_params(config, env, nets, ka, kc)
         pool = selfplay.init_pool(params, config.pool_size)
         obs, state = jax.vmap(env.reset)(jax.random.split(kr, config.num_envs))
         opponents = jax.tree.map(lambda x: jnp.broadcast_to(x, (config.num_envs,) + x.shape),

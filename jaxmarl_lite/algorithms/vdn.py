@@ -10,7 +10,8 @@ from typing import Literal
 
 from jaxmarl_lite.algorithms import q_learning as _core
 from jaxmarl_lite.algorithms.q_learning import (  # noqa: F401  (the module API)
-    Episode, QNetwork, QParams, loss, make_policy, make_stages, make_train, td_lambda_targets)
+    Episode, QNetwork, QParams, init_params, loss, make_mixer, make_network, make_policy,
+    make_stages, make_train, td_lambda_targets, time_major)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -49,12 +49,12 @@ def _tiny_batch():
     obs = jnp.array([[[1, 2], [0, 3]], [[4, 1], [2, 3]], [[5, 7], [1, 0]], [[9, 9], [9, 9]]],
                     jnp.float32)[None]
     mask = jnp.ones((1, 4, 2, 2)).at[0, 1, 0, 0].set(0.0)  # agent 0 may not pick 0 at t=1
-    return Episode(
+    return q_learning.time_major(Episode(  # as sampled, then time-major as the loss takes it
         obs=obs, state=jnp.zeros((1, 4, 3)), mask=mask,
         actions=jnp.array([[[1, 0], [0, 1], [0, 0]]], jnp.int32),
         rewards=jnp.array([[[1.0, 1.0], [2.0, 0.0], [100.0, 100.0]]]),
         terminated=jnp.array([[[False, False], [True, True], [False, False]]]),
-        valid=jnp.array([[True, True, False]]))
+        valid=jnp.array([[True, True, False]])))
 
 
 @pytest.mark.parametrize("double_q, expected", [(True, 3.875), (False, 3.8125)])

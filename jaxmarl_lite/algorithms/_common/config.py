@@ -12,8 +12,11 @@ builds its options from the same fields (no second copy of them).
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 import math
+import textwrap
 import typing
 from typing import Any, Dict, Mapping, Type, TypeVar
 
@@ -93,6 +96,28 @@ class ConfigBase:
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def field_docs(cls) -> Dict[str, str]:
+        """``{field: the docstring under it}`` (from the source of ``cls`` and its bases; a
+        subclass's docstring wins), in field order; ``""`` where a field has none. The docs
+        site builds each algorithm's config table from it."""
+        docs: Dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            if klass is object or not dataclasses.is_dataclass(klass):
+                continue
+            try:
+                tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+            except (OSError, TypeError):  # no source (e.g. defined in a REPL)
+                continue
+            body = tree.body[0].body  # type: ignore[attr-defined]
+            for node, after in zip(body, body[1:] + [None]):
+                if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                        and isinstance(after, ast.Expr)
+                        and isinstance(after.value, ast.Constant)
+                        and isinstance(after.value.value, str)):
+                    docs[node.target.id] = inspect.cleandoc(after.value.value)
+        return {name: docs.get(name, "") for name in cls.field_names()}
 
 
 def _takes_tuple(hint: Any) -> bool:

@@ -106,18 +106,20 @@ def set_hyperparams(opt_state, **values: Any):
 
 
 def clipped_adam(lr: float, max_grad_norm: float, *, anneal_steps: int = 0, eps: float = 1e-8,
-                 tunable: bool = False) -> optax.GradientTransformation:
-    """Adam after global-norm clipping, the learning rate annealed linearly to 0 over
-    ``anneal_steps`` steps when > 0. ``tunable``: the learning rate and the clip are
-    ``inject_hyperparams`` values (``learning_rate``, ``max_norm``: set them from the carry
-    with :func:`set_hyperparams` before every step), the anneal a schedule factor after
-    them; otherwise the plain optax chain."""
+                 tunable: bool = False, radam: bool = False) -> optax.GradientTransformation:
+    """Adam (``radam``: rectified Adam, Liu et al. 2020) after global-norm clipping, the
+    learning rate annealed linearly to 0 over ``anneal_steps`` steps when > 0. ``tunable``:
+    the learning rate and the clip are ``inject_hyperparams`` values (``learning_rate``,
+    ``max_norm``: set them from the carry with :func:`set_hyperparams` before every step),
+    the anneal a schedule factor after them; otherwise the plain optax chain."""
     if not tunable:
         rate = optax.linear_schedule(lr, 0.0, anneal_steps) if anneal_steps else lr
-        return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(rate, eps=eps))
+        opt = optax.radam(rate, eps=eps) if radam else optax.adam(rate, eps=eps)
+        return optax.chain(optax.clip_by_global_norm(max_grad_norm), opt)
 
     def build(learning_rate, max_norm):
-        parts = [optax.clip_by_global_norm(max_norm), optax.scale_by_adam(eps=eps),
+        scale = optax.scale_by_radam(eps=eps) if radam else optax.scale_by_adam(eps=eps)
+        parts = [optax.clip_by_global_norm(max_norm), scale,
                  optax.scale_by_learning_rate(learning_rate)]
         if anneal_steps:
             parts.append(optax.scale_by_schedule(optax.linear_schedule(1.0, 0.0, anneal_steps)))

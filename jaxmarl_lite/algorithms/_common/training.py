@@ -35,6 +35,16 @@ class TrainStages(NamedTuple):
     num_updates: int
 
 
+def count_updates(total_timesteps: int, steps_per_update: int, per_update: str) -> int:
+    """``total_timesteps // steps_per_update``; ``ValueError`` when that is no update at all
+    (``per_update`` names the product, e.g. ``"num_envs * num_steps"``)."""
+    num_updates = total_timesteps // steps_per_update
+    if num_updates < 1:
+        raise ValueError(f"total_timesteps={total_timesteps} is less than one update "
+                         f"({per_update} = {steps_per_update})")
+    return num_updates
+
+
 def loop_metrics(env_steps: jax.Array, episode_return, episode_length, eval_return,
                  **extra) -> Dict[str, jax.Array]:
     """The metrics every algorithm reports per update (see the module docstring), then its
