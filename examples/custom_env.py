@@ -13,8 +13,7 @@ import jax.numpy as jnp
 from flax import struct
 
 import jaxmarl_lite as jl
-from jaxmarl_lite.algorithms import vdn
-from jaxmarl_lite.algorithms._common.evaluation import evaluate, random_policy
+from jaxmarl_lite.algorithms import evaluate, random_policy, vdn
 
 
 @struct.dataclass

@@ -9,8 +9,7 @@ import argparse
 import jax
 
 import jaxmarl_lite as jl
-from jaxmarl_lite.algorithms import iql, qmix
-from jaxmarl_lite.algorithms._common.evaluation import evaluate, random_policy
+from jaxmarl_lite.algorithms import evaluate, iql, qmix, random_policy
 
 
 def train_and_compare(module, env, steps: int, seeds: int) -> None:

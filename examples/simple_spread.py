@@ -11,8 +11,7 @@ import jax
 import numpy as np
 
 import jaxmarl_lite as jl
-from jaxmarl_lite.algorithms import maddpg, mappo
-from jaxmarl_lite.algorithms._common.evaluation import evaluate, random_policy
+from jaxmarl_lite.algorithms import evaluate, maddpg, mappo, random_policy
 
 
 def main() -> None:

@@ -1,11 +1,15 @@
-"""Training algorithms. Each module exposes ``Config``, ``PRESETS``, ``make_stages``,
-``make_train``, ``make_policy`` and its pure loss/update functions; :func:`get` loads one by
-name (``ALGORITHMS`` lists them)."""
+"""Training algorithms. Each module exposes ``Config``, ``PRESETS``, ``init_params``,
+``make_stages``, ``make_train``, ``make_policy`` and its pure loss/update functions;
+:func:`get` loads one by name (``ALGORITHMS`` lists them). Evaluation of any policy:
+:func:`evaluate`, with :func:`random_policy` as the baseline and :class:`Policy` the interface
+every ``make_policy`` returns."""
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
 
+from jaxmarl_lite.algorithms._common.evaluation import (  # noqa: F401  (public)
+    EvalResult, Policy, evaluate, random_policy)
 from jaxmarl_lite.registry import unknown_name_message
 
 ALGORITHMS = {
