@@ -184,8 +184,12 @@ def critic_loss(critic_params, batch: Batch, *, nets: Nets):
 
 def actor_loss(actor_params, batch: Batch, q_values, *, nets: Nets, ent_coef=None):
     """``-mean(log pi(u_a) A_a) - ent_coef * entropy`` with the counterfactual advantage of
-    ``q_values [T, E, N, A]`` (no gradient through it) -> ``(loss, (advantage mean,
-    entropy))``. ``ent_coef`` overrides ``config.ent_coef``."""
+    ``q_values [T, E, N, A]`` -> ``(loss, (advantage mean, entropy))``.
+
+    Steps: the counterfactual baseline uses the current policy's probabilities (no gradient
+    through the baseline or the critic's values); the advantages are standardised over the
+    batch when ``config.normalize_advantages``; the entropy bonus is ``ent_coef``
+    (overridden by the ``ent_coef`` argument, e.g. an annealed value)."""
     ent_coef = nets.config.ent_coef if ent_coef is None else ent_coef
     _, dist = nets.dist(actor_params, batch.h0, batch.obs, batch.mask, batch.resets)
     adv, _ = counterfactual_advantage(q_values, jax.lax.stop_gradient(dist.probs),

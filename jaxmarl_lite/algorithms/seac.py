@@ -138,8 +138,17 @@ def importance_weights(log_prob_cross, behaviour_log_prob, seac_lambda):
 
 
 def loss(params: Params, batch: Batch, *, nets: Nets, hyper=None):
-    """SEAC loss of one rollout -> ``(total, (actor_loss, critic_loss, entropy, mean
-    off-diagonal importance weight))``; ``hyper`` overrides tunable config fields."""
+    """SEAC loss of one rollout (time-major :class:`Batch`) -> ``(total, (actor_loss,
+    critic_loss, entropy, mean off-diagonal importance weight))``; ``hyper`` overrides
+    tunable config fields.
+
+    Steps: every agent ``i``'s actor and critic run on every agent ``k``'s data
+    (:func:`cross_apply`); value targets are GAE(``gae_lambda``) returns of ``V_i`` on
+    ``k``'s rewards (bootstrapping through truncation from ``final_obs``, no gradient through
+    the targets); weights ``1`` on ``i = k`` and ``seac_lambda * pi_i(u_k|o_k) /
+    pi_k(u_k|o_k)`` off it (:func:`importance_weights`, no gradient); no advantage
+    normalisation; ``total = actor + vf_coef * critic - ent_coef * entropy`` of each agent's
+    own policy, summed over agents."""
     cfg = HyperView(nets.config, hyper or {})
     chex.assert_equal_shape([batch.actions, batch.log_prob, batch.reward])
     logits = cross_apply(nets.actor, params.actor, batch.obs)  # [T, E, Ni, Nk, A]
