@@ -36,7 +36,7 @@ from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, check_hyper, 
                                                    initial_values, set_hyperparams)
 from jaxmarl_lite.algorithms._common.networks import (Communication, ConvTorso, ScannedGRU,
                                                       activation, apply_agents, communicate,
-                                                      dense)
+                                                      dense, on_rows)
 from jaxmarl_lite.algorithms._common.normalization import RunningMeanStd
 from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStages, count_updates,
                                                       episode_metrics, initial_episode_metrics,
@@ -176,13 +176,15 @@ class Trunk(nn.Module):
         f = activation(self.act)
         if self.image_shape is not None:
             x = ConvTorso(self.image_shape, self.channels, self.act)(x)
-        x = f(dense(self.hidden_size)(x))
+        first = dense(self.hidden_size)
         if self.recurrent:
+            x = on_rows(lambda x: f(first(x)), x)
             hidden, x = ScannedGRU(self.hidden_size)(hidden, (x, resets))
         else:
-            x = f(dense(self.hidden_size)(x))
+            second = dense(self.hidden_size)
+            x = on_rows(lambda x: f(second(f(first(x)))), x)
         x = communicate(self.comm, x, self.num_agents)
-        return hidden, dense(self.out_dim, self.out_scale)(x)
+        return hidden, on_rows(dense(self.out_dim, self.out_scale), x)
 
 
 class Params(NamedTuple):

@@ -40,7 +40,7 @@ from jaxmarl_lite.algorithms._common.hyper import (INF, HyperView, carried_sched
                                                    set_hyperparams)
 from jaxmarl_lite.algorithms._common.mixers import QMixer, vdn
 from jaxmarl_lite.algorithms._common.networks import (Communication, ScannedGRU, apply_agents,
-                                                      communicate, dense)
+                                                      communicate, dense, on_rows)
 from jaxmarl_lite.algorithms._common.normalization import RunningMeanStd
 from jaxmarl_lite.algorithms._common.training import (TrainStages, count_updates, loop_metrics,
                                                       train_from_stages)
@@ -182,13 +182,13 @@ class QNetwork(nn.Module):
             return nn.relu(nn.LayerNorm()(x) if self.layer_norm else x)
 
         if self.recurrent:
-            x = layer(obs)
+            x = on_rows(layer, obs)
             hidden, x = ScannedGRU(self.hidden_size, min(self.unroll, obs.shape[0]))(
                 hidden, (x, resets))
-        else:  # as one [T * B, D] matrix: XLA's CPU LayerNorm is ~2x slower on [T, B, D]
-            x = layer(layer(obs.reshape(-1, obs.shape[-1]))).reshape(*obs.shape[:-1], -1)
+        else:
+            x = on_rows(lambda x: layer(layer(x)), obs)
         x = communicate(self.comm, x, self.num_agents)
-        return hidden, dense(self.num_actions, 1.0)(x)
+        return hidden, on_rows(dense(self.num_actions, 1.0), x)
 
 
 class QParams(NamedTuple):

@@ -42,7 +42,9 @@ class QMixer(nn.Module):
     @nn.compact
     def __call__(self, agent_qs: jax.Array, state: jax.Array) -> jax.Array:
         n = agent_qs.shape[-1]
-        state = state.astype(jnp.float32)
+        batch_shape = agent_qs.shape[:-1]  # as one [M, N] batch (see networks.on_rows)
+        agent_qs = agent_qs.reshape(-1, n)
+        state = state.astype(jnp.float32).reshape(agent_qs.shape[0], -1)
 
         def layer(out: int, before_relu: bool = False) -> nn.Dense:
             if self.init_scale is not None:
@@ -59,4 +61,4 @@ class QMixer(nn.Module):
         hidden = nn.elu(jnp.einsum("...n,...ne->...e", agent_qs, w1) + b1)
         w2 = jnp.abs(hyper(self.embed_dim))
         v = layer(1)(nn.relu(layer(self.embed_dim, True)(state)))[..., 0]
-        return (hidden * w2).sum(-1) + v
+        return ((hidden * w2).sum(-1) + v).reshape(batch_shape)
