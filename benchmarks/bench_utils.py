@@ -82,10 +82,26 @@ def time_compiled_output(fn: Callable[..., Any], *args: Any, repeats: int = 3,
     return compile_s, best, out
 
 
-def time_placed(stages, keys, num_envs: int, devices=None, shard: str = "auto"):
-    """``(compile_s, run_s, placement)`` of a whole training loop on the default mesh
+def prepare_compiled(fn: Callable[..., Any], *args: Any) -> Tuple[float, Callable[[], float]]:
+    """``(compile_s, run)`` of ``jax.jit(fn)(*args)``: ``run()`` runs the compiled call once,
+    blocks, and returns its seconds (for :func:`side_by_side`'s interleaved timing)."""
+    t0 = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        return time.perf_counter() - t0
+
+    return compile_s, run
+
+
+def prepare_placed(stages, keys, num_envs: int, devices=None, shard: str = "auto"):
+    """``(compile_s, run, placement)`` of a whole training loop on the default mesh
     (:func:`jaxmarl_lite.parallel.make_placement`; what the CLI does): ``compile_s`` covers
-    init, placement and compilation, ``run_s`` one run of all ``stages.num_updates``."""
+    init, placement and compilation; ``run()`` trains all ``stages.num_updates`` updates
+    once from the same initial carry and returns its seconds."""
     from jaxmarl_lite import parallel
     from jaxmarl_lite.algorithms._common.training import init_seeds
 
@@ -94,9 +110,19 @@ def time_placed(stages, keys, num_envs: int, devices=None, shard: str = "auto"):
     carry = jax.block_until_ready(parallel.place(init_seeds(stages, keys), placement))
     compiled = parallel.compile_updates(stages, carry, stages.num_updates, placement)
     compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    jax.block_until_ready(compiled(carry))
-    return compile_s, time.perf_counter() - t0, placement
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(carry))
+        return time.perf_counter() - t0
+
+    return compile_s, run, placement
+
+
+def time_placed(stages, keys, num_envs: int, devices=None, shard: str = "auto"):
+    """``(compile_s, run_s, placement)``: :func:`prepare_placed` and one run."""
+    compile_s, run, placement = prepare_placed(stages, keys, num_envs, devices, shard)
+    return compile_s, run(), placement
 
 
 def placement_label(placement) -> str:
@@ -121,16 +147,29 @@ def write_result(name: str, payload: Dict[str, Any], markdown: str | None = None
     return path
 
 
-def side_by_side(ours, reference, ref_path, algo, steps, seeds, num_envs) -> Dict[str, Any]:
+def side_by_side(ours, reference, ref_path, algo, steps, seeds, num_envs,
+                 repeats: int = 1) -> Dict[str, Any]:
     """Time ``ours`` and (when ``ref_path`` is given) the reference implementation on the same
-    run; each returns ``(compile_s, run_s, env_steps)``. Returns the record of one table row."""
-    c_ours, r_ours, n_ours = ours(algo, steps, seeds, num_envs)
-    rec = dict(algo=algo, seeds=seeds, num_envs=num_envs, steps_per_seed=steps,
-               ours_sps=n_ours / r_ours, ours_compile_s=c_ours)
+    run. Each returns ``(compile_s, run, env_steps)`` with ``run()`` one timed run (seconds;
+    :func:`prepare_placed`, :func:`prepare_compiled`). Both are compiled first, then run
+    alternately ``repeats`` times (ours, reference, ours, ...), and the best time of each
+    side counts, so a machine that slows down or speeds up mid-row affects both sides alike.
+    Returns the record of one table row (``ours_runs_s`` / ``jaxmarl_runs_s``: every run)."""
+    c_ours, run_ours, n_ours = ours(algo, steps, seeds, num_envs)
     if ref_path:
-        c_ref, r_ref, n_ref = reference(ref_path, algo, steps, seeds, num_envs)
-        rec.update(jaxmarl_sps=n_ref / r_ref, jaxmarl_compile_s=c_ref,
-                   ratio=(n_ours / r_ours) / (n_ref / r_ref))
+        c_ref, run_ref, n_ref = reference(ref_path, algo, steps, seeds, num_envs)
+    times_ours, times_ref = [], []
+    for _ in range(repeats):
+        times_ours.append(run_ours())
+        if ref_path:
+            times_ref.append(run_ref())
+    rec = dict(algo=algo, seeds=seeds, num_envs=num_envs, steps_per_seed=steps,
+               ours_sps=n_ours / min(times_ours), ours_compile_s=c_ours,
+               ours_runs_s=times_ours, repeats=repeats)
+    if ref_path:
+        ref_sps = n_ref / min(times_ref)
+        rec.update(jaxmarl_sps=ref_sps, jaxmarl_compile_s=c_ref, jaxmarl_runs_s=times_ref,
+                   ratio=rec["ours_sps"] / ref_sps)
     return rec
 
 

@@ -10,7 +10,9 @@ Both sides train on MPE simple_spread (3 agents, discrete actions) with JaxMARL'
   feed-forward 128-unit actor and critic at 1024 envs, for 1 and 8 seeds;
 
 each compiled once (time reported separately), then run for ``--steps`` env steps per seed
-with 1 and 8 seeds under ``jax.vmap``. Env-steps/s counts every env step simulated. Our
+with 1 and 8 seeds under ``jax.vmap``, ``--repeats`` times per side alternately (ours,
+JaxMARL, ours, ...; the best run of each side counts, so the machine's drift during a row
+affects both sides alike). Env-steps/s counts every env step simulated. Our
 in-loop evaluation is off except the final update's (64 episodes).
 
 Placement: ours runs as the CLI runs it, on one CPU device per core with the default
@@ -36,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_utils import (load_jaxmarl_baseline, markdown_table, placement_label,  # noqa: E402
-                         ratio_cells, side_by_side, time_compiled, time_placed, write_result)
+                         prepare_compiled, prepare_placed, ratio_cells, side_by_side,
+                         write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite import parallel  # noqa: E402
@@ -72,10 +75,10 @@ def ours(algo: str, steps: int, seeds: int, num_envs: int):
     cfg = module.PRESETS[preset].replace(total_timesteps=steps, num_envs=num_envs,
                                          eval_every=10**9, **overrides)
     keys = jax.random.split(jax.random.key(0), seeds)
-    compile_s, run_s, placement = time_placed(module.make_stages(cfg, env), keys, num_envs,
-                                              DEVICES)
+    compile_s, run, placement = prepare_placed(module.make_stages(cfg, env), keys, num_envs,
+                                                DEVICES)
     PLACED[algo, seeds, num_envs] = placement_label(placement)
-    return compile_s, run_s, steps // (num_envs * cfg.num_steps) * num_envs * cfg.num_steps * seeds
+    return compile_s, run, steps // (num_envs * cfg.num_steps) * num_envs * cfg.num_steps * seeds
 
 
 def jaxmarl(root: Path, algo: str, steps: int, seeds: int, num_envs: int):
@@ -85,9 +88,9 @@ def jaxmarl(root: Path, algo: str, steps: int, seeds: int, num_envs: int):
     config.update(TOTAL_TIMESTEPS=steps, NUM_ENVS=num_envs, NUM_SEEDS=seeds)
     train = jax.vmap(module.make_train(config))
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
-    compile_s, run_s = time_compiled(train, keys, repeats=1, warmup=False)
+    compile_s, run = prepare_compiled(train, keys)
     per_update = config["NUM_STEPS"] * num_envs
-    return compile_s, run_s, steps // per_update * per_update * seeds
+    return compile_s, run, steps // per_update * per_update * seeds
 
 
 def main():
@@ -98,7 +101,11 @@ def main():
     parser.add_argument("--large-envs", type=int, default=1024)
     parser.add_argument("--devices", type=int, default=None,
                         help="our devices (default: one CPU device per core; 1 turns it off)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="timed runs per side, alternating ours / JaxMARL; best counts")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
     global DEVICES
     DEVICES = args.devices
     parallel.use_cpu_devices(1 if args.devices == 1 else None)  # before JAX starts
@@ -109,7 +116,8 @@ def main():
     rows, records = [], []
     for algo, seeds, num_envs, steps in runs:
         reference = args.jaxmarl if algo in JAXMARL else None
-        rec = side_by_side(ours, jaxmarl, reference, algo, steps, seeds, num_envs)
+        rec = side_by_side(ours, jaxmarl, reference, algo, steps, seeds, num_envs,
+                           args.repeats)
         rec["placement"] = PLACED[algo, seeds, num_envs]
         records.append(rec)
         rows.append([PRESETS[algo][0], AGENT[algo], seeds, num_envs, f"{steps:,}",

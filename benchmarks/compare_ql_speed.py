@@ -3,8 +3,9 @@
 Both sides train on MPE simple_spread (3 agents, 25-step episodes) with JaxMARL's
 ``ql_rnn_mpe`` settings (8 envs, GRU 64, batch 32 episodes, buffer 5000 episodes, one
 gradient step per update, greedy test of 512 episodes every 5% of training), compiled once
-(time reported separately) and then run for ``--steps`` env steps per seed, for 1, 8 and 64
-seeds under ``jax.vmap``; plus a large-batch run (256 envs, one seed). Env-steps/s counts
+(time reported separately) and then run for ``--steps`` env steps per seed, ``--repeats``
+times per side alternately (ours, JaxMARL, ours, ...; the best run of each side counts),
+for 1, 8 and 64 seeds under ``jax.vmap``; plus a large-batch run (256 envs, one seed). Env-steps/s counts
 every env step simulated (JaxMARL: ``NUM_STEPS=26`` per env per update, ours 25). JaxMARL's
 buffer holds ``BUFFER_SIZE // NUM_ENVS`` steps per env and must hold a batch of 32, so
 runs with more than 156 envs use a buffer of ``32 * num_envs`` episodes on both sides.
@@ -35,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_utils import (load_jaxmarl_baseline, markdown_table, placement_label,  # noqa: E402
-                         ratio_cells, side_by_side, time_compiled, time_placed, write_result)
+                         prepare_compiled, prepare_placed, ratio_cells, side_by_side,
+                         write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite import parallel  # noqa: E402
@@ -74,10 +76,10 @@ def ours(algo: str, steps: int, seeds: int, num_envs: int):
     num_updates = cfg.total_timesteps // (num_envs * env.max_episode_steps)
     cfg = cfg.replace(eval_every=max(1, num_updates // 20))
     keys = jax.random.split(jax.random.key(0), seeds)
-    compile_s, run_s, placement = time_placed(module.make_stages(cfg, env), keys, num_envs,
-                                              DEVICES)
+    compile_s, run, placement = prepare_placed(module.make_stages(cfg, env), keys, num_envs,
+                                                DEVICES)
     PLACED[algo, seeds, num_envs] = placement_label(placement)
-    return compile_s, run_s, num_updates * num_envs * env.max_episode_steps * seeds
+    return compile_s, run, num_updates * num_envs * env.max_episode_steps * seeds
 
 
 def jaxmarl(root: Path, algo: str, steps: int, seeds: int, num_envs: int):
@@ -88,9 +90,9 @@ def jaxmarl(root: Path, algo: str, steps: int, seeds: int, num_envs: int):
     env, _ = module.env_from_config(copy.deepcopy(config))
     train = jax.vmap(module.make_train(copy.deepcopy(config), env))
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
-    compile_s, run_s = time_compiled(train, keys, repeats=1, warmup=False)
+    compile_s, run = prepare_compiled(train, keys)
     updates = steps // config["NUM_STEPS"] // num_envs
-    return compile_s, run_s, updates * config["NUM_STEPS"] * num_envs * seeds
+    return compile_s, run, updates * config["NUM_STEPS"] * num_envs * seeds
 
 
 def main():
@@ -102,7 +104,11 @@ def main():
     parser.add_argument("--large-envs", type=int, default=256)
     parser.add_argument("--devices", type=int, default=None,
                         help="our devices (default: one CPU device per core; 1 turns it off)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="timed runs per side, alternating ours / JaxMARL; best counts")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
     global DEVICES
     DEVICES = args.devices
     parallel.use_cpu_devices(1 if args.devices == 1 else None)  # before JAX starts
@@ -112,7 +118,8 @@ def main():
     rows, records = [], []
     for algo, seeds, num_envs in runs:
         steps = args.steps if seeds <= 8 else max(args.steps // 4, 50_000)
-        rec = side_by_side(ours, jaxmarl, args.jaxmarl, algo, steps, seeds, num_envs)
+        rec = side_by_side(ours, jaxmarl, args.jaxmarl, algo, steps, seeds, num_envs,
+                           args.repeats)
         rec["placement"] = PLACED[algo, seeds, num_envs]
         records.append(rec)
         row = [algo, seeds, num_envs, f"{steps:,}", rec["placement"], *ratio_cells(rec)]
