@@ -457,7 +457,6 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         mask = masks(env_state.env_state)
         cin = critic_inputs(config, obs, states(env_state.env_state))
         ha, dist = nets.dist(params, hidden.actor, obs[None], mask[None], first[None])
-        hc, value = nets.value(params, hidden.critic, cin[None], first[None])
         action = dist.sample(seed=act_key)
         log_prob = dist.log_prob(action)
         action = action[0].astype(jnp.int32) if nets.discrete else action[0]
@@ -465,10 +464,16 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         done = jnp.all(term | trunc, axis=-1)
         # the value of the transition's own next state (pre-reset at an episode's end)
         final_cin = critic_inputs(config, info["final_obs"], info["final_global_state"])
-        _, next_value = nets.value(params, hc, final_cin[None], jnp.zeros((1, e), bool))
         out = dict(obs=obs, critic_in=cin, mask=mask, actions=action, log_prob=log_prob[0],
-                   value=value[0], next_value=next_value[0], reward=reward, term=term,
-                   done=jnp.broadcast_to(done[:, None], term.shape), resets=first, info=info)
+                   reward=reward, term=term, done=jnp.broadcast_to(done[:, None], term.shape),
+                   resets=first, info=info)
+        hc = hidden.critic
+        if config.recurrent:  # the critic's state follows the steps
+            hc, value = nets.value(params, hc, cin[None], first[None])
+            _, next_value = nets.value(params, hc, final_cin[None], jnp.zeros((1, e), bool))
+            out.update(value=value[0], next_value=next_value[0])
+        else:  # a feed-forward critic runs after the rollout, on all steps at once
+            out.update(final_critic_in=final_cin)
         return (params, stats, env_state2, obs2, done, Hidden(ha, hc)), out
 
     def update(c: Carry):
@@ -476,6 +481,11 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         start = (c.params, c.value_stats, c.env_state, c.obs, c.first, c.hidden)
         (_, _, env_state, obs, first, hidden), tr = jax.lax.scan(
             rollout_step, start, jax.random.split(roll_key, config.num_steps))
+        if not config.recurrent:  # one batched pass: [T, E, N, F] -> [T, E, N]
+            no_reset = jnp.zeros(tr["resets"].shape, bool)
+            tr["value"] = nets.value(c.params, c.hidden.critic, tr["critic_in"], no_reset)[1]
+            tr["next_value"] = nets.value(c.params, c.hidden.critic, tr.pop("final_critic_in"),
+                                          no_reset)[1]
         stats, hp = c.value_stats, HyperView(config, c.hyper)
         denorm = stats.denormalize if config.value_norm else (lambda x: x)
         adv, targets = gae(tr["reward"], denorm(tr["value"]), denorm(tr["next_value"]),
