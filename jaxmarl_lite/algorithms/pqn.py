@@ -45,7 +45,7 @@ from jaxmarl_lite.algorithms._common.training import (EpisodeMetrics, TrainStage
 from jaxmarl_lite.algorithms.ppo import minibatch_envs
 from jaxmarl_lite.algorithms.q_learning import (QParams, epsilon_greedy, make_mixer,
                                                 make_network, masked_argmax)
-from jaxmarl_lite.algorithms.q_learning import init_params as _init_q_params
+from jaxmarl_lite.algorithms.q_learning import init_params  # noqa: F401 (pqn.init_params)
 from jaxmarl_lite.algorithms.q_learning import make_policy  # noqa: F401  (the module API)
 from jaxmarl_lite.parallel import data_parallel
 from jaxmarl_lite.wrappers import EpisodeStats, VecEnv
@@ -140,10 +140,6 @@ class Config(ConfigBase):
         self._require(self.comm == "none" or self.parameter_sharing, "comm",
                       "'none' without parameter_sharing (messages pass between the agents of "
                       "one shared network)")
-
-
-init_params = _init_q_params
-"""``init_params(config, env, key) -> QParams``: fresh agent network(s) and mixer."""
 
 
 class Batch(NamedTuple):
