@@ -7,7 +7,8 @@ Both sides train on MPE simple_spread (3 agents, discrete actions) with JaxMARL'
 * IPPO, ``ippo_ff_mpe.py`` with ``ippo_ff_mpe.yaml``: feed-forward 64-unit actor/critic,
   16 envs x 128 steps, and a large-batch run with 1024 envs;
 * ours only (JaxMARL has no feed-forward MAPPO for MPE): MAPPO with the same settings but a
-  feed-forward 128-unit actor and critic at 1024 envs, for 1 and 8 seeds;
+  feed-forward actor and critic at 1024 envs, 128 units (the recurrent preset's width) and
+  64 units (JaxMARL's feed-forward width, as in its IPPO-FF), for 1 and 8 seeds;
 
 each compiled once (time reported separately), then run for ``--steps`` env steps per seed
 with 1 and 8 seeds under ``jax.vmap``, ``--repeats`` times per side alternately (ours,
@@ -64,8 +65,10 @@ JAXMARL = {
 # run name -> (algorithm, preset, overrides)
 PRESETS = {"mappo": ("mappo", "jaxmarl_mappo_rnn_mpe", {}),
            "ippo": ("ippo", "jaxmarl_ippo_ff_mpe", {}),
-           "mappo_ff": ("mappo", "jaxmarl_mappo_rnn_mpe", {"recurrent": False})}
-AGENT = {"mappo": "GRU 128", "ippo": "FF 64", "mappo_ff": "FF 128"}
+           "mappo_ff": ("mappo", "jaxmarl_mappo_rnn_mpe", {"recurrent": False}),
+           "mappo_ff64": ("mappo", "jaxmarl_mappo_rnn_mpe", {"recurrent": False,
+                                                             "hidden_size": 64})}
+AGENT = {"mappo": "GRU 128", "ippo": "FF 64", "mappo_ff": "FF 128", "mappo_ff64": "FF 64"}
 
 
 def ours(algo: str, steps: int, seeds: int, num_envs: int):
@@ -112,7 +115,8 @@ def main():
     runs = [(a, s, 16, args.steps) for a in ("mappo", "ippo") for s in args.seeds]
     large = 4 * args.large_envs * 128
     runs.append(("ippo", 1, args.large_envs, large))
-    runs += [("mappo_ff", s, args.large_envs, large) for s in args.seeds]
+    runs += [(a, s, args.large_envs, large) for a in ("mappo_ff", "mappo_ff64")
+             for s in args.seeds]
     rows, records = [], []
     for algo, seeds, num_envs, steps in runs:
         reference = args.jaxmarl if algo in JAXMARL else None
