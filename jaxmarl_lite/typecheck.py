@@ -42,6 +42,8 @@ def check_field_types(obj: Any) -> None:
         value = getattr(obj, field.name)
         if not _matches(value, hint):
             shown = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+            if typing.get_origin(hint) is typing.Union:  # "Optional[int]", not "Optional"
+                shown = str(hint).replace("typing.", "")
             if typing.get_origin(hint) is typing.Literal:
                 shown = "one of " + ", ".join(repr(c) for c in typing.get_args(hint))
             raise TypeError(

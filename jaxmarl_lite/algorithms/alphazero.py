@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, ClassVar, Dict, NamedTuple, Sequence, Tuple
+from typing import Any, ClassVar, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import chex
 import flax.linen as nn
@@ -86,6 +86,12 @@ class Config(ConfigBase):
     """MuZero: concentration of the root's Dirichlet noise."""
     temperature: float = 1.0
     """MuZero: self-play moves are drawn from visit counts ** (1 / temperature)."""
+    temperature_moves: Optional[int] = None
+    """Only the first this many moves of each self-play game are explored (MuZero: drawn at
+    ``temperature``; Gumbel: with the root's Gumbel noise); later moves are the search's
+    best (MuZero: the most visited; Gumbel: no noise), AlphaZero's schedule. The game
+    outcomes that train the value then follow strong play from an explored opening instead
+    of noisy play to the end. ``None``: every move is explored."""
     hidden_size: int = 128
     """Width of the network's hidden layers."""
     num_layers: int = 2
@@ -121,6 +127,9 @@ class Config(ConfigBase):
                                "eval_every")
         self._require(self.search in SEARCHES, "search", f"one of {SEARCHES}")
         self._require_nonnegative("gumbel_scale", "weight_decay", "vf_coef", "temperature")
+        if self.temperature_moves is not None:
+            require_int("alphazero.Config", "temperature_moves", self.temperature_moves, 0,
+                        "moves, or None")
         self._require_unit("dirichlet_fraction")
         self._require_positive("dirichlet_alpha")
         self._require(self.eval_games >= 2, "eval_games", ">= 2 (one game per seat)")
@@ -193,10 +202,13 @@ def mover_view(env, obs: jax.Array, state) -> Tuple[jax.Array, jax.Array, jax.Ar
 
 
 def search(config: Config, env, net: Net, params, obs: jax.Array, state, key: jax.Array,
-           num_simulations: int, deterministic: bool = False) -> mctx.PolicyOutput:
+           num_simulations: int, deterministic: bool = False,
+           explore: bool | jax.Array = True) -> mctx.PolicyOutput:
     """``config.search``'s search from ``B`` games (``obs [B, N, D]``, states with a leading
     ``[B]``) with the env as the model (see the module docstring); ``deterministic``: no root
-    noise and the most visited (MuZero) or best-scored (Gumbel) move."""
+    noise and the most visited (MuZero) or best-scored (Gumbel) move; ``explore`` (a bool,
+    may be traced) False: MuZero keeps its root noise in the search but plays the most
+    visited move, Gumbel searches and plays without noise."""
     mover, view, mask = jax.vmap(functools.partial(mover_view, env))(obs, state)
     logits, value = net.apply(params, view)
     root = mctx.RootFnOutput(prior_logits=masked_logits(logits, mask), value=value,
@@ -222,11 +234,11 @@ def search(config: Config, env, net: Net, params, obs: jax.Array, state, key: ja
             params, key, root, recurrent, num_simulations, invalid_actions=1.0 - mask,
             dirichlet_fraction=0.0 if deterministic else config.dirichlet_fraction,
             dirichlet_alpha=config.dirichlet_alpha,
-            temperature=0.0 if deterministic else config.temperature)
+            temperature=0.0 if deterministic else jnp.where(explore, config.temperature, 0.0))
     return mctx.gumbel_muzero_policy(
         params, key, root, recurrent, num_simulations, invalid_actions=1.0 - mask,
         max_num_considered_actions=config.max_num_considered_actions,
-        gumbel_scale=0.0 if deterministic else config.gumbel_scale)
+        gumbel_scale=0.0 if deterministic else jnp.where(explore, config.gumbel_scale, 0.0))
 
 
 class Replay(NamedTuple):
@@ -252,10 +264,13 @@ def self_play(config: Config, env, net: Net, params, key: jax.Array):
     key, reset_key = jax.random.split(key)
     obs, state = jax.vmap(env.reset)(jax.random.split(reset_key, num))
 
-    def move(carry, key):
+    def move(carry, xs):
         obs, state, alive = carry
+        key, t = xs
         search_key, step_key = jax.random.split(key)
-        out = search(config, env, net, params, obs, state, search_key, config.num_simulations)
+        explore = True if config.temperature_moves is None else t < config.temperature_moves
+        out = search(config, env, net, params, obs, state, search_key, config.num_simulations,
+                     explore=explore)
         mover, view, mask = jax.vmap(functools.partial(mover_view, env))(obs, state)
         obs, state, reward, term, trunc, _ = jax.vmap(env.step)(
             jax.random.split(step_key, num), state,
@@ -266,7 +281,8 @@ def self_play(config: Config, env, net: Net, params, key: jax.Array):
         return data_parallel((obs, state, alive & ~done)), record
 
     _, tr = jax.lax.scan(move, (obs, state, jnp.ones((num,), bool)),
-                         jax.random.split(key, env.max_episode_steps))
+                         (jax.random.split(key, env.max_episode_steps),
+                          jnp.arange(env.max_episode_steps)))
 
     def back(later, t):  # per agent, the return from t to the game's end
         now = t["reward"] * t["valid"][:, None] + jnp.where(t["done"][:, None], 0.0, later)

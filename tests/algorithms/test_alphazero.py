@@ -95,6 +95,34 @@ def test_self_play_value_targets_are_each_movers_outcome(ttt):
     assert np.all(np.asarray(pos.policy)[~legal & valid[..., None]] == 0.0)
 
 
+@pytest.mark.parametrize("search", ["gumbel", "muzero"])
+def test_only_the_first_temperature_moves_are_explored(ttt, search):
+    """After ``temperature_moves`` moves play follows the search's best move, so games with
+    the same opening (here the first move) continue identically (MuZero keeps
+    Dirichlet noise in the search's priors: its most visited move may still vary, so there
+    only the opening's variety is checked)."""
+    cfg = QUICK.replace(search=search, temperature_moves=1, num_simulations=8)
+    net = az.make_net(cfg, ttt)
+    params = az.init_params(cfg, ttt, jax.random.key(0))
+    views = {}
+    for moves in (1, None):
+        pos, _, _ = jax.jit(lambda p, k, c=cfg.replace(temperature_moves=moves):
+                            az.self_play(c, ttt, net, p, k))(params, jax.random.key(3))
+        views[moves] = np.asarray(pos.view).transpose(1, 0, 2)  # [E, T, D]
+    games = views[1]  # 16 games, 9 openings: some share one
+    openings = {g[1].tobytes() for g in games}
+    assert len(openings) > 1  # the first move is still explored
+    if search == "gumbel":
+        for opening in openings:
+            same = [g for g in games if g[1].tobytes() == opening]
+            assert all(np.array_equal(same[0], g) for g in same[1:])
+        # exploring every move: games sharing an opening part ways later
+        late = {}
+        for g in views[None]:
+            late.setdefault(g[1].tobytes(), set()).add(g.tobytes())
+        assert any(len(v) > 1 for v in late.values())
+
+
 @pytest.fixture(scope="module")
 def quick_train(ttt):
     return jax.jit(az.make_train(QUICK, ttt))
@@ -144,6 +172,11 @@ def test_bad_input(ttt):
         az.Config(search="alphabeta")
     with pytest.raises(ValueError, match="dirichlet_fraction must be in"):
         az.Config(dirichlet_fraction=1.5)
+    with pytest.raises(ValueError, match="temperature_moves must be an int >= 0"):
+        az.Config(temperature_moves=-1)
+    for bad in (1.5, True):
+        with pytest.raises(TypeError, match=r"temperature_moves expects Optional\[int\]"):
+            az.Config(temperature_moves=bad)
     with pytest.raises(ValueError, match="two-player turn-based"):
         az.make_stages(QUICK, jl.make("simple_spread"))
     with pytest.raises(ValueError, match="less than one update"):
