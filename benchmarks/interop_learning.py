@@ -85,9 +85,10 @@ def train(algo: str, cfg, env, seeds: int):
     return out, compile_s, time.perf_counter() - t0
 
 
-def final_eval(algo: str, cfg, env, params, episodes: int) -> np.ndarray:
-    """Each seed's greedy policy on ``env`` over ``episodes`` episodes -> ``[seeds]``."""
-    policy = get(algo).make_policy(cfg, env)
+def final_eval(algo: str, cfg, env, params, episodes: int, sample: bool = False) -> np.ndarray:
+    """Each seed's greedy (``sample``: sampled, PPO only) policy on ``env`` over ``episodes``
+    episodes -> ``[seeds]``."""
+    policy = get(algo).make_policy(cfg, env, **({"sample": True} if sample else {}))
     seeds = jax.tree.leaves(params)[0].shape[0]
     res = jax.jit(jax.vmap(lambda p, k: evaluate(env, policy, p, k, episodes)))(
         params, jax.random.split(jax.random.key(1), seeds))
@@ -211,6 +212,15 @@ def part_jaxmarl(args, record, save):
                 rec["final_sparse"] = dict(final=sparse.tolist(), mean=float(m), ci95=float(h),
                                            episodes=cfg.eval_episodes)
                 print(f"  sparse reward only: {np.round(sparse, 3)} -> {fmt(m, h, 3)}", flush=True)
+            if algo == "mappo":  # the trained stochastic policy, where greedy play may stall
+                for label, e in (("final_sampled", train_env), ("final_sampled_sparse", env)):
+                    vals = final_eval(algo, cfg, e, out.carry.params, cfg.eval_episodes, True)
+                    m, h = mean_ci(vals)
+                    rec[label] = dict(final=vals.tolist(), mean=float(m), ci95=float(h),
+                                      episodes=cfg.eval_episodes)
+                    print(f"  {label}: {np.round(vals, 3)} -> {fmt(m, h, 3)}", flush=True)
+                    if train_env is env:
+                        break
             entry[algo] = rec
             save()
 
@@ -236,6 +246,15 @@ def render_jaxmarl(args, record) -> str:
                              ", ".join(f"{x:.2f}" for x in fs["final"]),
                              f"**{fmt(fs['mean'], fs['ci95'])}**", fmt(rs["mean"], rs["ci95"]),
                              "", ""])
+            for key, suffix, rand_key in (("final_sampled", "", "random"),
+                                          ("final_sampled_sparse", ", sparse reward only",
+                                           "random_sparse")):
+                if key in r:
+                    fs, rs = r[key], entry[rand_key]
+                    rows.append([f"{name} (sampled policy{suffix})", algo, "same policies",
+                                 ", ".join(f"{x:.2f}" for x in fs["final"]),
+                                 f"**{fmt(fs['mean'], fs['ci95'])}**",
+                                 fmt(rs["mean"], rs["ci95"]), "", ""])
     table = markdown_table(
         ["task", "algo", "env steps / seed", "final greedy return per seed (keys 0..N-1)",
          "mean ± 95% CI", "random (± 95% CI)", "last training-rollout return per seed",
@@ -260,7 +279,9 @@ def render_jaxmarl(args, record) -> str:
             "training-rollout column is the return of the episodes that ended in the last "
             "update (MAPPO: sampled actions, QMIX: epsilon-greedy; Overcooked: sparse + shaped "
             "reward); where it is high and the greedy return is not, the argmax policy stalls "
-            "where the sampled one does not.\n\n"
+            "where the sampled one does not. The sampled-policy rows evaluate MAPPO's trained "
+            "stochastic policy (`mappo.make_policy(cfg, env, sample=True)`, each action drawn "
+            "from the masked distribution) over the same number of episodes.\n\n"
             + "\n".join(notes) + "\n\n"
             f"Reproduce: `{args.command}`\n")
 

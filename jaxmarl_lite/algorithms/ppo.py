@@ -403,14 +403,18 @@ def _init_params(config: Config, env, nets: Nets, actor_key, critic_key) -> Para
     return Params(actor, critic, jnp.full((env.num_actions,), config.init_log_std))
 
 
-def make_policy(config: Config, env) -> Policy:
-    """Deterministic policy: the most likely legal action, or the Gaussian mean."""
+def make_policy(config: Config, env, sample: bool = False) -> Policy:
+    """Deterministic policy: the most likely legal action, or the Gaussian mean; with
+    ``sample=True`` the trained stochastic policy (an action drawn from the masked
+    distribution with the step's key), as during training: where greedy play stalls (e.g.
+    an agent waiting forever in Overcooked) the sampled policy shows what was learned."""
+    if not isinstance(sample, bool):
+        raise TypeError(f"make_policy: sample must be a bool, got {type(sample).__name__}")
     nets = make_nets(config, env)
 
     def act(params: Params, hidden, obs, mask, first, key):
-        del key
         h, dist = nets.dist(params, hidden, obs[None], mask[None], first[None])
-        action = dist.mode()[0]
+        action = (dist.sample(seed=key) if sample else dist.mode())[0]
         return (action.astype(jnp.int32) if nets.discrete else action), h
 
     return Policy(lambda e: jnp.zeros((e, env.num_agents, config.hidden_size)), act)

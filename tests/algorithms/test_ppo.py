@@ -217,3 +217,23 @@ def test_minibatch_strata_validation():
         ppo.Config(num_envs=16, num_minibatches=4, minibatch_strata=8)
     with pytest.raises(ValueError, match="minibatch_strata must be > 0"):
         ppo.Config(minibatch_strata=0)
+
+
+def test_sampled_policy_draws_legal_actions_from_the_key_and_greedy_ignores_it():
+    env = jl.make("grid_goal")
+    cfg = mappo.Config(hidden_size=8, num_envs=4, num_steps=4, total_timesteps=16)
+    params = mappo.init_params(cfg, env, jax.random.key(0))
+    obs, _ = jax.vmap(env.reset)(jax.random.split(jax.random.key(1), 64))
+    mask = jnp.zeros((64, env.num_agents, env.num_actions)).at[..., 1:3].set(1.0)
+    first = jnp.ones((64,), bool)
+    acts = {}
+    for sample in (False, True):
+        policy = mappo.make_policy(cfg, env, sample=sample)
+        act = jax.jit(lambda k, p=policy: p.act(params, p.init_carry(64), obs, mask, first, k)[0])
+        acts[sample] = [np.asarray(act(jax.random.key(i))) for i in range(2)]
+    greedy, sampled = acts[False], acts[True]
+    np.testing.assert_array_equal(greedy[0], greedy[1])
+    assert set(np.unique(np.concatenate(sampled))) == {1, 2}  # both legal, never an illegal one
+    assert (sampled[0] != sampled[1]).any()
+    with pytest.raises(TypeError, match="sample must be a bool"):
+        mappo.make_policy(cfg, env, sample="yes")
