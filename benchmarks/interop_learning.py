@@ -206,21 +206,19 @@ def part_jaxmarl(args, record, save):
             note = ("whole episode slots: num_updates x num_envs x max_episode_steps"
                     if algo == "qmix" else "")
             out, rec = record_run(algo, cfg, train_env, args.seeds, note)
-            if train_env is not env:  # shaped training: the final policies on the sparse reward
-                sparse = final_eval(algo, cfg, env, out.carry.params, cfg.eval_episodes)
-                m, h = mean_ci(sparse)
-                rec["final_sparse"] = dict(final=sparse.tolist(), mean=float(m), ci95=float(h),
-                                           episodes=cfg.eval_episodes)
-                print(f"  sparse reward only: {np.round(sparse, 3)} -> {fmt(m, h, 3)}", flush=True)
-            if algo == "mappo":  # the trained stochastic policy, where greedy play may stall
-                for label, e in (("final_sampled", train_env), ("final_sampled_sparse", env)):
-                    vals = final_eval(algo, cfg, e, out.carry.params, cfg.eval_episodes, True)
-                    m, h = mean_ci(vals)
-                    rec[label] = dict(final=vals.tolist(), mean=float(m), ci95=float(h),
-                                      episodes=cfg.eval_episodes)
-                    print(f"  {label}: {np.round(vals, 3)} -> {fmt(m, h, 3)}", flush=True)
-                    if train_env is env:
-                        break
+            # shaped training: the final policies on the sparse reward too; MAPPO's trained
+            # stochastic policy as well, where greedy play may stall
+            evals = [("final_sparse", env, False)] if train_env is not env else []
+            if algo == "mappo":
+                evals.append(("final_sampled", train_env, True))
+                if train_env is not env:
+                    evals.append(("final_sampled_sparse", env, True))
+            for label, e, sample in evals:
+                vals = final_eval(algo, cfg, e, out.carry.params, cfg.eval_episodes, sample)
+                m, h = mean_ci(vals)
+                rec[label] = dict(final=vals.tolist(), mean=float(m), ci95=float(h),
+                                  episodes=cfg.eval_episodes)
+                print(f"  {label}: {np.round(vals, 3)} -> {fmt(m, h, 3)}", flush=True)
             entry[algo] = rec
             save()
 
