@@ -124,6 +124,8 @@ def main():
     parser.add_argument("--play-sims", type=int, nargs="*", default=None,
                         help="simulations of the search at play time")
     parser.add_argument("--games", type=int, default=1000, help="connect four: per opponent")
+    parser.add_argument("--random-opening-moves", type=int, default=None,
+                        help="override the preset's random_opening_moves")
     args = parser.parse_args()
     seeds = parse_seeds(args.seeds)
     if args.game == "tictactoe":
@@ -135,6 +137,8 @@ def main():
     cfg = az.PRESETS[args.game]
     if args.steps:
         cfg = cfg.replace(total_timesteps=args.steps)
+    if args.random_opening_moves is not None:
+        cfg = cfg.replace(random_opening_moves=args.random_opening_moves)
     if args.play_sims is None:
         args.play_sims = [cfg.num_simulations]
     stages, out, compile_s, run_s, placement = train(cfg, env, seeds)

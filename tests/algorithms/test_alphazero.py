@@ -123,6 +123,26 @@ def test_only_the_first_temperature_moves_are_explored(ttt, search):
         assert any(len(v) > 1 for v in late.values())
 
 
+def test_random_openings_are_played_but_not_trained_on(ttt):
+    """Each game opens with 0..k uniformly random moves: those positions are not training
+    positions; every later move of the game is, up to its end."""
+    k = 3
+    cfg = QUICK.replace(random_opening_moves=k, num_simulations=4)
+    net = az.make_net(cfg, ttt)
+    params = az.init_params(cfg, ttt, jax.random.key(0))
+    pos, _, moves = jax.jit(lambda p, key: az.self_play(cfg, ttt, net, p, key))(
+        params, jax.random.key(5))
+    valid = np.asarray(pos.valid).T  # [E, T]
+    first = valid.argmax(1)  # the first trained position of each game
+    assert set(first.tolist()) == set(range(k + 1))  # 16 games draw every length 0..k
+    for game, start, n in zip(valid, first, np.asarray(moves)):
+        assert not game[:start].any() and game[start:n].all() and not game[n:].any()
+    with pytest.raises(ValueError, match="random_opening_moves must be >= 0"):
+        az.Config(random_opening_moves=-1)
+    with pytest.raises(TypeError, match="random_opening_moves"):
+        az.Config(random_opening_moves=1.5)
+
+
 @pytest.fixture(scope="module")
 def quick_train(ttt):
     return jax.jit(az.make_train(QUICK, ttt))
