@@ -397,7 +397,11 @@ def part_pettingzoo(args, record, save):
     entry = dict(random=random_stats(env, args.kaz_random_episodes),
                  env=f"knights_archers_zombies_v11.parallel_env(obs_method='vector', "
                      f"max_cycles={args.kaz_max_cycles})")
-    _, entry["mappo"] = record_run("mappo", kcfg, env, args.seeds)
+    out, entry["mappo"] = record_run("mappo", kcfg, env, args.seeds)
+    sampled = final_eval("mappo", kcfg, env, out.carry.params, kcfg.eval_episodes, sample=True)
+    mean, half = mean_ci(sampled)
+    entry["mappo"]["final_sampled"] = dict(final=sampled.tolist(), mean=float(mean),
+                                           ci95=float(half))
     record["knights_archers_zombies"] = entry
     env.close()
     save()
@@ -424,6 +428,12 @@ def render_pettingzoo(args, record) -> str:
                          ", ".join(f"{x:.2f}" for x in r["train_return"]),
                          f"{r['env_steps_per_s']:,.0f}",
                          f"{r['run_s'] + r['compile_s']:.0f} ({r['compile_s']:.0f})"])
+            if "final_sampled" in r:
+                smp = r["final_sampled"]
+                rows.append([f"(the same runs' sampled policy{extra})", "",
+                             ", ".join(f"{x:.2f}" for x in smp["final"]),
+                             f"**{fmt(smp['mean'], smp['ci95'])}**", fmt(rand["mean"], rand["ci95"]),
+                             "", "", ""])
     table = markdown_table(
         ["env (MAPPO feed-forward)", "env steps / seed", "final greedy return per seed",
          "mean ± 95% CI", "random (± 95% CI)", "last training-rollout return per seed",
@@ -441,7 +451,9 @@ def render_pettingzoo(args, record) -> str:
                      "PettingZoo 1.27 (it raises DeprecatedEnv); v11's `obs_method='vector'` is "
                      "v10's `vector_state=True`. Reward: +1 per zombie an agent kills; team "
                      f"return = mean over the 4 agents; {kaz['mappo']['config']['eval_episodes']} "
-                     f"greedy episodes per seed, random over {kaz['random']['episodes']} episodes.")
+                     "greedy (and, in the row below it, sampled: `mappo.make_policy(cfg, env, "
+                     "sample=True)`, each action drawn from the trained stochastic policy) "
+                     f"episodes per seed, random over {kaz['random']['episodes']} episodes.")
     if "error" in piston:
         lines.append(f"* pistonball not run: {piston['error']}")
     elif piston:
@@ -493,7 +505,7 @@ def main():
     g.add_argument("--qmix-mixer-init-scale", default="1e-3", help="a float, or none")
     g = p.add_argument_group("pettingzoo part")
     g.add_argument("--spread-steps", type=int, default=100_000)
-    g.add_argument("--kaz-steps", type=int, default=25_000, help="0 skips it")
+    g.add_argument("--kaz-steps", type=int, default=100_000, help="0 skips it")
     g.add_argument("--kaz-max-cycles", type=int, default=200)
     g.add_argument("--kaz-random-episodes", type=int, default=64)
     g.add_argument("--pistonball-steps", type=int, default=4096, help="0 skips it")
