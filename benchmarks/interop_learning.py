@@ -95,6 +95,15 @@ def final_eval(algo: str, cfg, env, params, episodes: int, sample: bool = False)
     return np.asarray(res.team_return, np.float64).mean(-1)
 
 
+def record_final_eval(label: str, algo: str, cfg, env, params, sample: bool) -> dict:
+    """:func:`final_eval` over ``cfg.eval_episodes`` episodes as a JSON record (per seed,
+    mean, 95% CI), printed under ``label``."""
+    vals = final_eval(algo, cfg, env, params, cfg.eval_episodes, sample)
+    m, h = mean_ci(vals)
+    print(f"  {label}: {np.round(vals, 3)} -> {fmt(m, h, 3)}", flush=True)
+    return dict(final=vals.tolist(), mean=float(m), ci95=float(h), episodes=cfg.eval_episodes)
+
+
 def record_run(algo, cfg, env, seeds, budget_note="") -> tuple:
     """Train, and the JSON record of the run (per-seed finals, CI, timing, curve)."""
     out, compile_s, run_s = train(algo, cfg, env, seeds)
@@ -214,11 +223,7 @@ def part_jaxmarl(args, record, save):
                 if train_env is not env:
                     evals.append(("final_sampled_sparse", env, True))
             for label, e, sample in evals:
-                vals = final_eval(algo, cfg, e, out.carry.params, cfg.eval_episodes, sample)
-                m, h = mean_ci(vals)
-                rec[label] = dict(final=vals.tolist(), mean=float(m), ci95=float(h),
-                                  episodes=cfg.eval_episodes)
-                print(f"  {label}: {np.round(vals, 3)} -> {fmt(m, h, 3)}", flush=True)
+                rec[label] = record_final_eval(label, algo, cfg, e, out.carry.params, sample)
             entry[algo] = rec
             save()
 
@@ -398,10 +403,8 @@ def part_pettingzoo(args, record, save):
                  env=f"knights_archers_zombies_v11.parallel_env(obs_method='vector', "
                      f"max_cycles={args.kaz_max_cycles})")
     out, entry["mappo"] = record_run("mappo", kcfg, env, args.seeds)
-    sampled = final_eval("mappo", kcfg, env, out.carry.params, kcfg.eval_episodes, sample=True)
-    mean, half = mean_ci(sampled)
-    entry["mappo"]["final_sampled"] = dict(final=sampled.tolist(), mean=float(mean),
-                                           ci95=float(half))
+    entry["mappo"]["final_sampled"] = record_final_eval("final_sampled", "mappo", kcfg, env,
+                                                        out.carry.params, sample=True)
     record["knights_archers_zombies"] = entry
     env.close()
     save()

@@ -51,6 +51,7 @@ from jaxmarl_lite.algorithms._common.networks import MLP, activation, dense
 from jaxmarl_lite.algorithms._common.training import (TrainStages, count_updates, loop_metrics,
                                                       train_from_stages)
 from jaxmarl_lite.parallel import data_parallel
+from jaxmarl_lite.spaces import random_legal
 from jaxmarl_lite.typecheck import require_int
 
 
@@ -286,8 +287,7 @@ def self_play(config: Config, env, net: Net, params, key: jax.Array):
         mover, view, mask = jax.vmap(functools.partial(mover_view, env))(obs, state)
         action = out.action
         if config.random_opening_moves:
-            uniform = jax.random.categorical(random_key, masked_logits(jnp.zeros_like(mask), mask))
-            action = jnp.where(t < opening, uniform, action)
+            action = jnp.where(t < opening, random_legal(random_key, mask), action)
         obs, state, reward, term, trunc, _ = jax.vmap(env.step)(
             jax.random.split(step_key, num), state,
             jnp.broadcast_to(action[:, None], (num, n)).astype(jnp.int32))
