@@ -86,6 +86,26 @@ def _same(a, b) -> bool:
                                                      equal_nan=True) for x, y in zip(la, lb))
 
 
+def _traces_differ(fn, *args, traces: int = 6) -> bool:
+    """True when fresh traces of ``fn(*args)`` differ (host-side randomness or state).
+
+    A ``jax.jit``/``make_jaxpr`` trace is cached per function object, so each trace goes
+    through a new wrapper; host values (numpy/python random draws) enter the jaxpr as
+    constants, and two traces that drew differently differ there. Several traces make a
+    coincidental match of small draws (e.g. 1 in 12 for two agents on four cells) vanishingly
+    unlikely.
+    """
+    first = None
+    for _ in range(traces):
+        closed = jax.make_jaxpr(lambda *a: fn(*a))(*args)
+        this = (str(closed), closed.consts)
+        if first is None:
+            first = this
+        elif this[0] != first[0] or not _same(this[1], first[1]):
+            return True
+    return False
+
+
 def _hash_error(env) -> str:
     try:
         hash(env)
@@ -220,10 +240,14 @@ def check_env(env: Any, key: Any = None, num_steps: int | None = None, num_envs:
             if s == 0 and not _same(out, one(k, state, traj["actions"][0, s])[0]):
                 fail("determinism", "expected step(key, state, actions) twice to give "
                      "identical outputs, found different ones")
-            if s == 0 and extra and not _same(extra["obs_reset"],
-                                              reset_one(jax.random.split(k)[1])[0]):
+            if s == 0 and (_traces_differ(env.reset, jax.random.split(k)[1]) or (
+                    extra and not _same(extra["obs_reset"],
+                                        reset_one(jax.random.split(k)[1])[0]))):
                 fail("determinism", "expected reset(key) to depend on key only, found two "
                      "traces giving different obs for one key (host-side randomness?)")
+            if s == 0 and _traces_differ(env.step_env, k, state, traj["actions"][0, s]):
+                fail("determinism", "expected step_env(key, state, actions) to depend on its "
+                     "arguments only, found two traces that differ (host-side randomness?)")
             mismatch += [f"step {s} {field}" for field, i in (
                 ("obs", 0), ("reward", 2), ("terminated", 3), ("truncated", 4))
                 if s < COMPARE_STEPS and not _close(out[i], traj[field][0, s])]

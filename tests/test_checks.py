@@ -110,6 +110,14 @@ class HostRandomReset(Toy):  # numpy randomness: fixed inside one trace, not a f
 
 
 @dataclasses.dataclass(frozen=True)
+class HostRandomStep(Toy):  # python randomness in step: baked into each trace as a constant
+    def step_env(self, key, s, actions):
+        noise = np.random.default_rng().normal(size=2).astype(np.float32) * 1e-3
+        obs, s, reward, term, trunc, info = super().step_env(key, s, actions)
+        return obs, s, reward + noise, term, trunc, info
+
+
+@dataclasses.dataclass(frozen=True)
 class NeverTruncates(Toy):  # forgets the time limit, and its agents are stuck (never meet)
     def step_env(self, key, s, actions):
         out = super().step_env(key, s, jnp.zeros_like(actions))
@@ -145,6 +153,7 @@ BROKEN = [  # (env, the rule it breaks, words its failure line must hold)
     (TeamReward(), "reward", "(2,)"),
     (NoHorizon(), "max_episode_steps", "NotImplementedError"),
     (HostRandomReset(), "determinism", "reset"),
+    (HostRandomStep(), "determinism", "step_env"),
     (NeverTruncates(), "episode-length", "max_episode_steps=6"),
     (NothingLegal(), "action_mask", "no agent has a legal action"),
     (NoAutoReset(), "autoreset", "reset_env"),
