@@ -195,11 +195,13 @@ def part_jaxmarl(args, record, save):
             runs={"mappo": ppo_cfg(scaled(args.oc_mappo_steps, s), num_envs=32, num_steps=128,
                                    update_epochs=4, num_minibatches=4, lr=5e-4,
                                    eval_episodes=64),
+                  # feed-forward agents (the observation is the whole kitchen), Q(lambda)
+                  # targets to carry the sparse soup reward back over 400-step episodes
                   "qmix": qmix_cfg(scaled(args.oc_qmix_steps, s), oc_shaped.max_episode_steps,
                                    num_envs=8, buffer_size=100, batch_size=16,
-                                   num_sgd_steps=2, lr=3e-3, learning_starts=3200,
-                                   target_update_interval=5, eps_decay_fraction=0.5,
-                                   eval_episodes=64)}),
+                                   recurrent=False, td_lambda=0.6, num_sgd_steps=4,
+                                   lr=5e-4, learning_starts=3200, target_update_interval=5,
+                                   eps_decay_fraction=0.5, eval_episodes=64)}),
     }
     for name, task in tasks.items():
         if args.tasks and name not in args.tasks:
@@ -276,7 +278,8 @@ def render_jaxmarl(args, record) -> str:
             "(mean team return of the greedy policy over `eval_episodes` episodes: 128 on SMAX, "
             "64 on Overcooked); random = uniformly random legal actions over "
             f"{args.random_episodes} episodes. MAPPO feed-forward (2 x 64 tanh, agent-specific "
-            "critic on the global state); QMIX with GRU agents (configs in the JSON). "
+            "critic on the global state); QMIX with GRU agents on SMAX, feed-forward agents "
+            "and Q(lambda) targets (lambda 0.6) on Overcooked (configs in the JSON). "
             "QMIX's budget counts whole episode slots; SMAX episodes end early (~13 steps "
             "under random play), so it takes fewer env steps than its budget. The "
             "training-rollout column is the return of the episodes that ended in the last "
@@ -502,7 +505,7 @@ def main():
     g.add_argument("--smax-qmix-steps", type=int, default=160_000,
                    help="episode slots (num_updates x 8 envs x 100 steps)")
     g.add_argument("--oc-mappo-steps", type=int, default=400_000)
-    g.add_argument("--oc-qmix-steps", type=int, default=64_000,
+    g.add_argument("--oc-qmix-steps", type=int, default=2_000_000,
                    help="episode slots (num_updates x 8 envs x 400 steps)")
     g.add_argument("--oc-shaping", type=float, default=1.0)
     g.add_argument("--qmix-mixer-init-scale", default="1e-3", help="a float, or none")
