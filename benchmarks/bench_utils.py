@@ -43,6 +43,7 @@ def machine_info(packages: Iterable[str] = ("jax", "jaxlib", "flax", "optax", "n
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "devices": [str(d) for d in jax.devices()],
+        "device_kind": jax.devices()[0].device_kind,
         "backend": jax.default_backend(),
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -256,7 +257,8 @@ def load_jaxmarl_baseline(path: str | Path):
                 wandb.init(mode="disabled")
         except ImportError:
             pass
-    qr_free_orthogonal_init()
+    if jax.default_backend() == "cpu":  # the batched-QR hang is XLA:CPU's alone
+        qr_free_orthogonal_init()
     path = Path(path)
     spec = importlib.util.spec_from_file_location(f"jaxmarl_baseline_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)

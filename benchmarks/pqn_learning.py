@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench_utils import (RESULTS, load_jaxmarl_baseline, markdown_table,  # noqa: E402
+from bench_utils import (RESULTS, load_jaxmarl_baseline, machine_info, markdown_table,  # noqa: E402
                          placement_label, random_returns, time_compiled_output, write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
@@ -54,6 +55,15 @@ JAXMARL_PQN_VDN_FF_MPE = {  # baselines/QLearning/config/alg/pqn_vdn_ff_mpe.yaml
     "TEST_NUM_ENVS": 512, "WANDB_MODE": "disabled",
 }
 EPISODE_STEPS = 25  # our simple_spread's episode length
+
+
+def machine_label() -> str:
+    """``"1 x NVIDIA H200"`` / ``"2 x cpu (AMD EPYC ...)"``: the devices the run used."""
+    devices = jax.devices()
+    kind = devices[0].device_kind
+    if devices[0].platform == "cpu":
+        kind = f"cpu ({machine_info()['cpu']}, {os.cpu_count()} cores)"
+    return f"{len(devices)} x {kind}"
 
 
 def fmt(values) -> str:
@@ -136,6 +146,7 @@ def part_jaxmarl(args):
         table = markdown_table(["env steps / seed", "run", "greedy return (mean ± 95% CI)",
                                 "per seed", "env-steps/s", "placement", "compile s"], rows)
         note = (f"# PQN-VDN on simple_spread beside JaxMARL's `pqn_vdn_ff.py`\n\n"
+                f"Machine: {machine_label()}. "
                 f"{args.seeds} seeds per side (keys `split(key(0), {args.seeds})`), trained at "
                 "once. Return = mean per agent per 25-step episode of the greedy policy (ours: "
                 "512 episodes per seed after training; JaxMARL: its last greedy test of 512 "
@@ -143,8 +154,9 @@ def part_jaxmarl(args):
                 f"{theirs['episode_length'] if theirs else float('nan'):.0f}). Uniformly random "
                 f"policy: {rand:.2f}. Env-steps/s over the run, compile excluded.\n\n" + table
                 + "\nReproduce: `PYTHONPATH=. python benchmarks/pqn_learning.py --part jaxmarl "
-                "--jaxmarl <JaxMARL checkout>`\n")
-        write_result("pqn_vs_jaxmarl", {"runs": records, "random": rand,
+                f"--jaxmarl <JaxMARL checkout> --steps {' '.join(map(str, args.steps))} "
+                f"--seeds {args.seeds} --name {args.name}`\n")
+        write_result(args.name, {"runs": records, "random": rand,
                                         "args": {k: str(v) for k, v in vars(args).items()}}, note)
     print(table)
 
@@ -195,6 +207,8 @@ def main():
     parser.add_argument("--jaxmarl", type=Path, help="FLAIROx/JaxMARL checkout")
     parser.add_argument("--steps", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--name", default="pqn_vs_jaxmarl",
+                        help="result name under benchmarks/results (--part jaxmarl)")
     parser.add_argument("--devices", type=int, default=None,
                         help="our devices (default: one CPU device per core; 1 turns it off)")
     args = parser.parse_args()
