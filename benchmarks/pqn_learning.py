@@ -131,6 +131,8 @@ def part_jaxmarl(args):
     for steps in args.steps:
         mine = ours("pqn", "jaxmarl_pqn_vdn_ff_mpe", steps, args.seeds, args.devices)
         records[f"ours_{steps}"] = mine
+        print(f"ours {steps:,}: {fmt(mine['final'])} at {mine['sps']:,.0f} env-steps/s "
+              f"({mine['placement']}); per seed {mine['final']}", flush=True)
         theirs = jaxmarl(args.jaxmarl, steps, args.seeds) if args.jaxmarl else None
         records[f"jaxmarl_{steps}"] = theirs
         rows.append([f"{steps:,}", "jaxmarl-lite `pqn` (`jaxmarl_pqn_vdn_ff_mpe`)",

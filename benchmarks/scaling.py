@@ -103,9 +103,9 @@ def training_loop(loop: str, seeds: int, num_envs: int, devices: int, shard: str
     env = jl.make("simple_spread")
     steps_per_update = num_envs * (env.max_episode_steps if algo in ("iql", "vdn", "qmix")
                                    else cfg.num_steps)
-    cfg = cfg.replace(total_timesteps=steps_per_update * (updates + 1))
-    if hasattr(cfg, "learning_starts"):
-        cfg = cfg.replace(learning_starts=0)  # time the learning updates, not the warm-up
+    # one replace (a config validates itself): time the learning updates, not the warm-up
+    cfg = cfg.replace(total_timesteps=steps_per_update * (updates + 1),
+                      **({"learning_starts": 0} if hasattr(cfg, "learning_starts") else {}))
     stages = module.make_stages(cfg, env)
     placement = parallel.make_placement(seeds, num_envs, devices, shard)
     carry = parallel.place(init_seeds(stages, jax.random.split(jax.random.key(0), seeds)),

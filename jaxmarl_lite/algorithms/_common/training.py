@@ -71,8 +71,9 @@ def _closed(sub):
 
 def _depends(jaxpr, tainted: Sequence[bool]) -> list:
     """Which outputs of ``jaxpr`` depend on the ``tainted`` inputs (a conservative
-    data-flow pass: nested calls and scans are followed, other control flow taints all its
-    outputs when any input is tainted)."""
+    data-flow pass: nested calls and scans are followed, other control flow, and a scan
+    whose parameters this JAX version names differently, taints all its outputs when any
+    input is tainted)."""
     from jax.extend.core import Literal
 
     env = {v: bool(t) for v, t in zip(jaxpr.invars, tainted)}
@@ -83,7 +84,7 @@ def _depends(jaxpr, tainted: Sequence[bool]) -> list:
                     if k in eqn.params), None)
         if not any(ins):
             outs = [False] * len(eqn.outvars)
-        elif eqn.primitive.name == "scan":
+        elif eqn.primitive.name == "scan" and {"num_consts", "num_carry"} <= set(eqn.params):
             body, consts, n_carry = _closed(sub), eqn.params["num_consts"], eqn.params["num_carry"]
             carry = ins[consts:consts + n_carry]
             while True:  # the loop's carry: tainted once any iteration taints it
