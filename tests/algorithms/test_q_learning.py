@@ -197,3 +197,46 @@ def test_presets_are_valid_configs():
     for module in (iql, vdn, qmix):
         assert module.PRESETS and all(isinstance(c, module.Config) for c in module.PRESETS.values())
         assert dataclasses.asdict(module.PRESETS["jaxmarl_ql_rnn_mpe"])["gamma"] == 0.9
+
+
+# ------------------------------------------------------- leaves every seed shares
+def test_scan_operand_counts_are_read_from_this_jax():
+    """The seed-invariance analysis splits a scan's operands into consts, carry and xs
+    (jax < 0.11 names the counts, 0.11 packs them in ``ft_in``); a JAX that describes them
+    otherwise must give ``None`` (conservative), not wrong counts."""
+    from jaxmarl_lite.algorithms._common.training import _scan_counts
+
+    c = jnp.ones(4)
+
+    def f(x, ys, w):
+        def body(carry, y):
+            a, b = carry
+            return (a + y * w, b * 2), (a * c, y)
+        return jax.lax.scan(body, (x, x), ys)
+
+    jaxpr = jax.make_jaxpr(f)(jnp.ones(4), jnp.ones((3, 4)), 2.0)
+    (eqn,) = [e for e in jaxpr.eqns if e.primitive.name == "scan"]
+    assert _scan_counts(eqn) == (2, 2)  # consts: w and the closed-over c; carry: (a, b)
+
+
+def test_seeds_vmap_keeps_shared_counters_unbatched(monkeypatch):
+    """QMIX's update counter and replay-buffer position are the same for every seed, so the
+    seeds vmap keeps them unbatched (a buffer write at one position, as ``jax.vmap(train)``
+    does); parameters, keys and the env-step count (episode lengths differ) stay batched.
+    Where the scans' operands cannot be read the analysis only shares fewer leaves."""
+    from jaxmarl_lite.algorithms._common import training
+    from jaxmarl_lite.algorithms._common.training import init_seeds, seed_invariant_and_update
+
+    cfg = qmix.Config(num_envs=4, batch_size=4, buffer_size=16, hidden_size=8,
+                      mixer_embed_dim=4, hypernet_hidden=8, learning_starts=0,
+                      total_timesteps=100_000)
+    stages = qmix.make_stages(cfg, jl.make("grid_meet"))
+    carry = jax.eval_shape(lambda k: init_seeds(stages, k), jax.random.split(jax.random.key(0), 2))
+    inv, _ = seed_invariant_and_update(stages, carry)
+    assert inv.update_count and inv.buffer_state.current_index and inv.buffer_state.is_full
+    assert not inv.env_steps and not any(jax.tree.leaves(inv.params))
+    assert not any(jax.tree.leaves(inv.key))
+    monkeypatch.setattr(training, "_scan_counts", lambda eqn: None)
+    blind, _ = seed_invariant_and_update(stages, carry)
+    assert not blind.env_steps and not any(jax.tree.leaves(blind.params))
+    assert all(a or not b for a, b in zip(jax.tree.leaves(inv), jax.tree.leaves(blind)))

@@ -69,11 +69,24 @@ def _closed(sub):
     return sub.jaxpr if hasattr(sub, "jaxpr") and hasattr(sub, "consts") else sub
 
 
+def _scan_counts(eqn):
+    """``(num_consts, num_carry)`` of a scan equation, or ``None`` where this JAX version
+    describes its operands in a way not read here. jax < 0.11 names the counts; jax 0.11
+    packs one leaf per operand as ``ft_in = (consts, carry, xs)``."""
+    if "num_consts" in eqn.params and "num_carry" in eqn.params:
+        return eqn.params["num_consts"], eqn.params["num_carry"]
+    try:
+        consts, carry, xs = (len(part.vals) for part in eqn.params["ft_in"].unpack())
+    except (KeyError, AttributeError, TypeError, ValueError):
+        return None
+    return (consts, carry) if consts + carry + xs == len(eqn.invars) else None
+
+
 def _depends(jaxpr, tainted: Sequence[bool]) -> list:
     """Which outputs of ``jaxpr`` depend on the ``tainted`` inputs (a conservative
     data-flow pass: nested calls and scans are followed, other control flow, and a scan
-    whose parameters this JAX version names differently, taints all its outputs when any
-    input is tainted)."""
+    whose operands :func:`_scan_counts` cannot split, taints all its outputs when any input
+    is tainted)."""
     from jax.extend.core import Literal
 
     env = {v: bool(t) for v, t in zip(jaxpr.invars, tainted)}
@@ -84,8 +97,10 @@ def _depends(jaxpr, tainted: Sequence[bool]) -> list:
                     if k in eqn.params), None)
         if not any(ins):
             outs = [False] * len(eqn.outvars)
-        elif eqn.primitive.name == "scan" and {"num_consts", "num_carry"} <= set(eqn.params):
-            body, consts, n_carry = _closed(sub), eqn.params["num_consts"], eqn.params["num_carry"]
+        elif eqn.primitive.name == "scan" and _scan_counts(eqn) is None:
+            outs = [True] * len(eqn.outvars)  # operands not split: conservative
+        elif eqn.primitive.name == "scan":
+            body, (consts, n_carry) = _closed(sub), _scan_counts(eqn)
             carry = ins[consts:consts + n_carry]
             while True:  # the loop's carry: tainted once any iteration taints it
                 outs = _depends(body, ins[:consts] + carry + ins[consts + n_carry:])
@@ -94,7 +109,7 @@ def _depends(jaxpr, tainted: Sequence[bool]) -> list:
                     break
                 carry = new
             outs = carry + outs[n_carry:]
-        elif sub is not None and eqn.primitive.name != "while":
+        elif sub is not None and eqn.primitive.name not in ("while", "scan"):
             outs = _depends(_closed(sub), ins)
             outs = outs if len(outs) == len(eqn.outvars) else [True] * len(eqn.outvars)
         else:
