@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterable, NamedTuple, Tuple
 
 import jax
 
-from jaxmarl_lite.runs import package_versions
+from jaxmarl_lite.run_files import package_versions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

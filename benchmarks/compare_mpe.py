@@ -32,7 +32,7 @@ from bench_utils import markdown_table, time_compiled, write_result  # noqa: E40
 
 import jaxmarl_lite as jl  # noqa: E402
 import jaxmarl_lite.envs.mpe  # noqa: E402,F401
-from jaxmarl_lite.runs import package_versions  # noqa: E402
+from jaxmarl_lite.run_files import package_versions  # noqa: E402
 from jaxmarl_lite.wrappers import VecEnv  # noqa: E402
 
 TASKS = {  # ours -> (JaxMARL name, mpe2 module)

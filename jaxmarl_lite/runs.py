@@ -10,7 +10,8 @@ The Python side of the ``jaxmarl-lite`` command line; every command is a functio
 A run directory holds ``config.json`` (algorithm, env, env kwargs, the resolved algorithm
 config, seeds, base key), ``system.json`` (package versions, device), ``checkpoints/`` (the
 whole vmapped training carry every ``save_every`` updates, orbax), ``metrics/seed_<i>.csv``
-(one row per update) and ``summary.md``. The compiled loop runs ``chunk`` updates per
+(one row per update; these files are read and written by :mod:`jaxmarl_lite.run_files`)
+and ``summary.md``. The compiled loop runs ``chunk`` updates per
 call (one checkpoint interval); the progress bar is fed from inside it by a host callback
 every ``progress_every`` updates (``jax.debug.callback``; results are bitwise the same with
 or without it) and after every chunk. Optional TensorBoard / W&B loggers
@@ -19,11 +20,8 @@ from the newest loadable checkpoint and ends bitwise identical to an uninterrupt
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
-import os
-import platform
 import time
 import warnings
 from pathlib import Path
@@ -32,7 +30,6 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 import jax
 import numpy as np
 
-import jaxmarl_lite
 from jaxmarl_lite import algorithms, parallel, population
 from jaxmarl_lite.algorithms._common.evaluation import evaluate
 from jaxmarl_lite.algorithms._common.training import NAN_ALLOWED, init_seeds
@@ -42,9 +39,11 @@ from jaxmarl_lite.logging_backends import check_available, make_loggers
 from jaxmarl_lite.env import MultiAgentEnv
 from jaxmarl_lite.registry import env_reference, import_env_module, make
 from jaxmarl_lite.stats import bootstrap_ci, iqm, mean_ci
+from jaxmarl_lite.run_files import (CONFIG_FILE, NONFINITE_FILE, append_metrics, final_table,
+                                   placement_text, read_metrics, record_nonfinite,
+                                   record_replicas, record_session, truncate_metrics,
+                                   write_json)
 
-CONFIG_FILE = "config.json"
-NONFINITE_FILE = "nonfinite.json"
 ON_NAN = ("stop", "warn")
 
 
@@ -105,52 +104,6 @@ def resolve_config(algo: str, preset: Optional[str] = None,
     return config.replace(**dict(overrides or {}))
 
 
-def package_versions(names: Sequence[str]) -> Dict[str, Optional[str]]:
-    """The installed version of each distribution in ``names`` (``None`` where missing)."""
-    from importlib import metadata
-
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def _system_info(placement: Optional[parallel.Placement] = None) -> Dict[str, Any]:
-    versions = package_versions(
-        ("jax", "jaxlib", "flax", "optax", "flashbax", "orbax-checkpoint", "numpy"))
-    info = dict(jaxmarl_lite=jaxmarl_lite.__version__, python=platform.python_version(),
-                platform=platform.platform(), processor=platform.processor(),
-                cpu_count=os.cpu_count(), devices=[str(d) for d in jax.devices()],
-                processes=jax.process_count(), packages=versions)
-    if placement is not None:
-        info["placement"] = placement.describe()
-    return info
-
-
-def _record_session(run_dir: Path, placement: parallel.Placement) -> None:
-    """``system.json`` of this session (the machine, the mesh); earlier sessions' records
-    (a resumed run may continue elsewhere) are kept under ``previous``."""
-    path = run_dir / "system.json"
-    info = _system_info(placement)
-    if path.exists():
-        try:
-            old = json.loads(path.read_text())
-        except ValueError:
-            old = None
-        if isinstance(old, dict):
-            info["previous"] = old.pop("previous", []) + [old]
-    _write_json(path, info)
-
-
-def _write_json(path: Path, payload: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    os.replace(tmp, path)  # never leave a half-written file behind
-
-
 class _Loop:
     """Compiled pieces of one run: vmapped init and a vmapped chunk of updates, placed on
     ``placement``'s mesh (``None``: the default device)."""
@@ -198,53 +151,6 @@ class _Loop:
 
     def chunk(self, carry, n: int):
         return self.compiled_chunk(carry, n)(carry)
-
-
-def _metric_rows(metrics: Dict[str, np.ndarray], seed: int, first_update: int):
-    names = sorted(metrics)
-    n = next(iter(metrics.values())).shape[1]
-    for i in range(n):
-        yield [first_update + i + 1] + [float(metrics[k][seed, i]) for k in names]
-
-
-def _append_metrics(run_dir: Path, metrics: Dict[str, np.ndarray], first_update: int) -> None:
-    names = sorted(metrics)
-    for seed in range(next(iter(metrics.values())).shape[0]):
-        path = run_dir / "metrics" / f"seed_{seed}.csv"
-        new = not path.exists()
-        with path.open("a", newline="") as f:
-            writer = csv.writer(f)
-            if new:
-                writer.writerow(["update"] + names)
-            writer.writerows(_metric_rows(metrics, seed, first_update))
-
-
-def _truncate_metrics(run_dir: Path, updates: int) -> None:
-    """Drop rows past ``updates`` (written after the checkpoint a resume starts from)."""
-    for path in sorted((run_dir / "metrics").glob("seed_*.csv")):
-        with path.open() as f:
-            rows = list(csv.reader(f))
-        keep = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= updates]
-        tmp = path.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="") as f:
-            csv.writer(f).writerows(keep)
-        os.replace(tmp, path)
-
-
-def read_metrics(run_dir: str | Path) -> Dict[str, np.ndarray]:
-    """``{name: [seeds, updates]}`` from a run's metric CSVs."""
-    paths = sorted(Path(run_dir, "metrics").glob("seed_*.csv"),
-                   key=lambda p: int(p.stem.split("_")[1]))
-    if not paths:
-        raise FileNotFoundError(f"{run_dir} has no metrics/seed_*.csv (not a run directory?)")
-    per_seed = []
-    for path in paths:
-        with path.open() as f:
-            rows = list(csv.reader(f))
-        per_seed.append({k: np.array([float(r[i]) for r in rows[1:]])
-                         for i, k in enumerate(rows[0])})
-    n = min(len(s["update"]) for s in per_seed)
-    return {k: np.stack([s[k][:n] for s in per_seed]) for k in per_seed[0]}
 
 
 def load_spec(run_dir: str | Path) -> RunSpec:
@@ -354,8 +260,8 @@ def train(algo: str, env: Any, *, out: str | Path, seeds: int = 1, seed: int = 0
         run_dir.mkdir(parents=True, exist_ok=True)
         lock = RunLock(run_dir).acquire()
         (run_dir / "metrics").mkdir(parents=True, exist_ok=True)
-        _write_json(run_dir / CONFIG_FILE, dataclasses.asdict(spec))
-        _record_session(run_dir, placement)
+        write_json(run_dir / CONFIG_FILE, dataclasses.asdict(spec))
+        record_session(run_dir, placement)
         loggers = make_loggers(run_dir, tensorboard=tensorboard, wandb_project=wandb_project,
                                config=dataclasses.asdict(spec), name=run_dir.name)
     parallel.sync("jaxmarl-lite:created")
@@ -395,7 +301,7 @@ def resume(run_dir: str | Path, *, chunk: int = 0, progress: bool = True,
     lock = None
     if parallel.is_primary():
         lock = RunLock(run_dir).acquire()
-        _record_session(run_dir, placement)
+        record_session(run_dir, placement)
         loggers = make_loggers(run_dir, tensorboard=tensorboard, wandb_project=wandb_project,
                                config=dataclasses.asdict(spec), name=run_dir.name)
     try:
@@ -440,7 +346,7 @@ def _run(run_dir: Path, spec: RunSpec, placement: parallel.Placement, chunk: int
                               f"restored (all corrupt or partial); resume with --restart "
                               f"to train it again from update 0")
     if primary:
-        _truncate_metrics(run_dir, done)
+        truncate_metrics(run_dir, done)
     if done < total:  # compile the usual chunk up front, so training time excludes it
         loop.compiled_chunk(carry, min(chunk, spec.save_every))
     compile_s = time.perf_counter() - t0
@@ -455,13 +361,13 @@ def _run(run_dir: Path, spec: RunSpec, placement: parallel.Placement, chunk: int
         carry, metrics = result.carry, parallel.gather(result.metrics)
         train_s += time.perf_counter() - t
         if primary:
-            _append_metrics(run_dir, metrics, done)
+            append_metrics(run_dir, metrics, done)
         for logger in loggers:
             logger.log(metrics, done)
         bad = _nonfinite(metrics, done, spec)
         if bad:
             if primary:
-                _record_nonfinite(run_dir, bad)
+                record_nonfinite(run_dir, bad)
             if on_nan == "stop":
                 bar.stop()
                 ckpt.close()
@@ -485,7 +391,7 @@ def _run(run_dir: Path, spec: RunSpec, placement: parallel.Placement, chunk: int
         logger.close()
     bar.stop()
     if jax.process_count() > 1:
-        _record_replicas(run_dir, runs_carry(carry).params, placement)
+        record_replicas(run_dir, runs_carry(carry).params, placement)
     if done == total and primary:
         _write_summary(run_dir, spec, train_s, compile_s, placement)
     parallel.sync("jaxmarl-lite:done")
@@ -539,16 +445,6 @@ class _Progress:
             self._bar.stop()
 
 
-def _final_table(metrics: Dict[str, np.ndarray]) -> str:
-    lines = ["| metric | mean over seeds | 95% CI half-width |", "|---|---|---|"]
-    for name in sorted(metrics):
-        if name == "update":
-            continue
-        mean, half = mean_ci(metrics[name][:, -1])
-        lines.append(f"| {name} | {float(mean):.4g} | {float(half):.3g} |")
-    return "\n".join(lines) + "\n"
-
-
 def random_baseline(env, episodes: int = 256, seed: int = 0) -> float:
     """Mean team return of uniformly random legal actions (the floor to beat)."""
     from jaxmarl_lite.algorithms._common.evaluation import random_policy
@@ -590,8 +486,8 @@ def _write_summary(run_dir: Path, spec: RunSpec, train_s: float, compile_s: floa
             f"{int(metrics['update'][0, -1])} updates, {steps:,.0f} env steps in total; "
             f"setup+compile {compile_s:.1f} s, training {train_s:.1f} s "
             f"({steps / max(train_s, 1e-9):,.0f} env steps/s; the last session's time)"
-            f"{_placement_text(placement)}.\n\n"
-            f"Final values (last update):\n\n{_final_table(metrics)}\n"
+            f"{placement_text(placement)}.\n\n"
+            f"Final values (last update):\n\n{final_table(metrics)}\n"
             f"Config: `config.json`; per-update metrics: `metrics/seed_<i>.csv`; "
             f"checkpoints: `checkpoints/`.\n")
     (run_dir / "summary.md").write_text(text)
@@ -611,13 +507,6 @@ def _nonfinite(metrics: Dict[str, np.ndarray], first_update: int, spec: RunSpec)
     return bad
 
 
-def _record_nonfinite(run_dir: Path, bad: list) -> None:
-    path = run_dir / NONFINITE_FILE
-    old = json.loads(path.read_text()) if path.exists() else []
-    known = {b["run"] for b in old}
-    _write_json(path, old + [b for b in bad if b["run"] not in known])
-
-
 def _nonfinite_message(spec: RunSpec, bad: list, last_save: Optional[int]) -> str:
     first = min(bad, key=lambda b: b["update"])
     who = (f"seed {first['seed']}" if not spec.population
@@ -635,30 +524,6 @@ def _nonfinite_message(spec: RunSpec, bad: list, last_save: Optional[int]) -> st
 def runs_carry(carry):
     """The algorithm carries ``[R]`` of a run's carry (a PBT loop wraps them)."""
     return carry.runs if isinstance(carry, population.PopulationCarry) else carry
-
-
-def _record_replicas(run_dir: Path, params, placement: parallel.Placement) -> None:
-    """Multi-process: every process's hash of the parameters it holds, in ``system.json``;
-    where every process holds the same (one seed group) they must agree, else a warning."""
-    digests = parallel.process_digests(params)
-    if not parallel.is_primary():
-        return
-    path = run_dir / "system.json"
-    info = json.loads(path.read_text())
-    info["process_param_digests"] = digests
-    _write_json(path, info)
-    if placement.seed_shards == 1 and len(set(digests)) > 1:
-        warnings.warn(f"the processes' parameter copies differ ({digests}); the replicas of "
-                      f"this data-parallel run diverged", RuntimeWarning, stacklevel=3)
-
-
-def _placement_text(placement: Optional[parallel.Placement]) -> str:
-    if placement is None:
-        return ""
-    d = placement.describe()
-    procs = f" in {d['processes']} processes" if d["processes"] > 1 else ""
-    return (f" on {placement.num_devices} {d['platform']} device(s){procs}, mesh "
-            f"{placement.seed_shards} seed shard(s) x {placement.env_shards} env shard(s)")
 
 
 def load_final(run_dir: str | Path):
@@ -695,7 +560,7 @@ def evaluate_run(run_dir: str | Path, *, episodes: int = 128, seed: int = 0,
     if gif is not None:
         params0 = jax.tree.map(lambda x: x[0], carry.params)
         report["gif"] = str(record_episode(loop.env, policy, params0, jax.random.key(seed), gif))
-    _write_json(Path(run_dir) / "eval.json", report)
+    write_json(Path(run_dir) / "eval.json", report)
     return report
 
 
