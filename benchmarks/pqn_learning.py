@@ -159,7 +159,7 @@ def part_jaxmarl(args):
                 f"--jaxmarl <JaxMARL checkout> --steps {' '.join(map(str, args.steps))} "
                 f"--seeds {args.seeds} --name {args.name}`\n")
         write_result(args.name, {"runs": records, "random": rand,
-                                        "args": {k: str(v) for k, v in vars(args).items()}}, note)
+                                 "args": {k: str(v) for k, v in vars(args).items()}}, note)
     print(table)
 
 

@@ -95,12 +95,11 @@ def _depends(jaxpr, tainted: Sequence[bool]) -> list:
         ins = [read(a) for a in eqn.invars]
         sub = next((eqn.params[k] for k in ("jaxpr", "call_jaxpr", "fun_jaxpr")
                     if k in eqn.params), None)
+        counts = _scan_counts(eqn) if eqn.primitive.name == "scan" else None
         if not any(ins):
             outs = [False] * len(eqn.outvars)
-        elif eqn.primitive.name == "scan" and _scan_counts(eqn) is None:
-            outs = [True] * len(eqn.outvars)  # operands not split: conservative
-        elif eqn.primitive.name == "scan":
-            body, (consts, n_carry) = _closed(sub), _scan_counts(eqn)
+        elif counts is not None:
+            body, (consts, n_carry) = _closed(sub), counts
             carry = ins[consts:consts + n_carry]
             while True:  # the loop's carry: tainted once any iteration taints it
                 outs = _depends(body, ins[:consts] + carry + ins[consts + n_carry:])
@@ -109,7 +108,7 @@ def _depends(jaxpr, tainted: Sequence[bool]) -> list:
                     break
                 carry = new
             outs = carry + outs[n_carry:]
-        elif sub is not None and eqn.primitive.name not in ("while", "scan"):
+        elif sub is not None and eqn.primitive.name not in ("while", "scan"):  # a call
             outs = _depends(_closed(sub), ins)
             outs = outs if len(outs) == len(eqn.outvars) else [True] * len(eqn.outvars)
         else:
