@@ -367,15 +367,23 @@ def _init_params(config: Config, env, agent_key, mixer_key) -> QParams:
     return QParams(agent, mixer_params)
 
 
-def make_policy(config: Config, env) -> Policy:
-    """Greedy policy (``act`` ignores the key): ``params`` are :class:`QParams`."""
+def make_policy(config: Config, env, epsilon: float = 0.0) -> Policy:
+    """Greedy policy (``act`` ignores the key): ``params`` are :class:`QParams`. With
+    ``epsilon > 0`` each agent takes a random legal action with that probability (drawn
+    from the step's key), e.g. the training's final ``eps_finish``: where greedy play
+    stalls (two agents blocking each other forever in Overcooked) this shows what the
+    epsilon-greedy behaviour policy learned."""
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) \
+            or not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"make_policy: epsilon must be a number in [0, 1], got {epsilon!r}")
     network = make_network(config, env)
 
     def act(params: QParams, hidden, obs, mask, first, key):
-        del key
         hidden, q = apply_agents(network, config.parameter_sharing, params.agent, hidden,
                                    obs[None], first[None])
-        return masked_argmax(q[0], mask), hidden
+        if epsilon == 0.0:
+            return masked_argmax(q[0], mask), hidden
+        return epsilon_greedy(key, q[0], mask, epsilon), hidden
 
     return Policy(lambda num_envs: jnp.zeros((num_envs, env.num_agents, config.hidden_size)), act)
 

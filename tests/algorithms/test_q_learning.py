@@ -193,6 +193,31 @@ def test_learns_grid_meet_beyond_random(module):
     np.testing.assert_allclose(out.metrics["eval_return"][-1], greedy)
 
 
+def test_epsilon_policy_explores_legal_actions_and_refuses_bad_epsilon():
+    """``make_policy(cfg, env, epsilon)``: 0 is the greedy policy whatever the key, 1 draws
+    uniformly among the legal actions (varies with the key, never a masked one)."""
+    env = jl.make("tictactoe")  # turn-based: the idle seat has no legal action
+    cfg = iql.Config(**TINY, recurrent=False)
+    params = iql.init_params(cfg, env, jax.random.key(0))
+    obs, state = jax.vmap(env.reset)(jax.random.split(jax.random.key(1), 64))
+    mask = jax.vmap(env.action_mask)(state)
+    first = jnp.ones((64,), bool)
+
+    def acts(eps, seed):
+        policy = iql.make_policy(cfg, env, epsilon=eps)
+        return np.asarray(policy.act(params, policy.init_carry(64), obs, mask, first,
+                                     jax.random.key(seed))[0])
+
+    greedy = acts(0.0, 0)
+    np.testing.assert_array_equal(greedy, acts(0.0, 1))
+    a, b = acts(1.0, 0), acts(1.0, 1)
+    legal = np.take_along_axis(np.asarray(mask), a[..., None], -1)[..., 0]
+    assert (legal > 0).all(where=np.asarray(mask).any(-1)) and (a != b).any() and (a != greedy).any()
+    for bad in (-0.1, 1.5, "0.1", True, None):
+        with pytest.raises(ValueError, match="epsilon must be a number in \\[0, 1\\]"):
+            iql.make_policy(cfg, env, epsilon=bad)
+
+
 def test_presets_are_valid_configs():
     for module in (iql, vdn, qmix):
         assert module.PRESETS and all(isinstance(c, module.Config) for c in module.PRESETS.values())
