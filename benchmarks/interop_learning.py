@@ -14,8 +14,12 @@ added to the reward during training (``--oc-shaping``, constant, unlike JaxMARL'
 schedule). ``eval_return`` then counts both; the final policies are also evaluated on the
 sparse reward alone. QMIX reads SMAX's unnormalised world state (values up to ~25) in its
 mixer; with the usual mixer initialisation its Q-values diverge at these budgets, so QMIX
-runs with ``mixer_init_scale=1e-3`` (JaxMARL's; ``--qmix-mixer-init-scale none`` reproduces
-the divergence). QMIX's budget is ``num_updates * num_envs * max_episode_steps`` (whole
+runs there with ``mixer_init_scale=1e-3`` (JaxMARL's; ``--smax-qmix-mixer-init-scale none``
+reproduces the divergence). On Overcooked it keeps the usual initialisation
+(``--oc-qmix-mixer-init-scale``): at 1e-3 the mixer's Q-values collapsed to ~1 on 2 of 4
+seeds. Greedy play can stall where the trained behaviour does not (two cooks blocking each
+other forever), so the final policies are also evaluated as trained: MAPPO's sampled
+policy, QMIX epsilon-greedy at its final ``eps_finish``. QMIX's budget is ``num_updates * num_envs * max_episode_steps`` (whole
 episode slots); the env steps it actually took are reported beside it.
 
 ``--part pettingzoo`` (:func:`jaxmarl_lite.interop.pettingzoo.from_pettingzoo`): mpe2's
@@ -85,10 +89,19 @@ def train(algo: str, cfg, env, seeds: int):
     return out, compile_s, time.perf_counter() - t0
 
 
+def behaviour_policy(algo: str, cfg, env):
+    """The policy as trained: PPO's sampled actions, Q-learning's epsilon-greedy at the
+    training's final epsilon."""
+    if algo in ("mappo", "ippo"):
+        return get(algo).make_policy(cfg, env, sample=True)
+    return get(algo).make_policy(cfg, env, epsilon=cfg.eps_finish)
+
+
 def final_eval(algo: str, cfg, env, params, episodes: int, sample: bool = False) -> np.ndarray:
-    """Each seed's greedy (``sample``: sampled, PPO only) policy on ``env`` over ``episodes``
-    episodes -> ``[seeds]``."""
-    policy = get(algo).make_policy(cfg, env, **({"sample": True} if sample else {}))
+    """Each seed's greedy (``sample``: :func:`behaviour_policy`) policy on ``env`` over
+    ``episodes`` episodes -> ``[seeds]``."""
+    policy = (behaviour_policy(algo, cfg, env) if sample
+              else get(algo).make_policy(cfg, env))
     seeds = jax.tree.leaves(params)[0].shape[0]
     res = jax.jit(jax.vmap(lambda p, k: evaluate(env, policy, p, k, episodes)))(
         params, jax.random.split(jax.random.key(1), seeds))
@@ -130,6 +143,19 @@ def record_run(algo, cfg, env, seeds, budget_note="") -> tuple:
     return out, rec
 
 
+def init_scale(text: str):
+    """``--*-mixer-init-scale``: ``none`` (the usual initialisation) or a positive float."""
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive float or 'none', got {text!r}")
+    return value
+
+
 def scaled(steps: float, scale: float) -> int:
     return max(1, int(steps * scale))
 
@@ -162,7 +188,6 @@ def jaxmarl_envs(shaping: float):
 def part_jaxmarl(args, record, save):
     mappo, qmix = get("mappo"), get("qmix")
     smax, oc_sparse, oc_shaped = jaxmarl_envs(args.oc_shaping)
-    mis = None if args.qmix_mixer_init_scale == "none" else float(args.qmix_mixer_init_scale)
     s = args.scale
 
     def ppo_cfg(steps, **kw):
@@ -171,7 +196,7 @@ def part_jaxmarl(args, record, save):
         return cfg.replace(eval_every=max(1, updates // 10))
 
     def qmix_cfg(steps, horizon, **kw):
-        cfg = qmix.Config(total_timesteps=steps, mixer_init_scale=mis, **kw)
+        cfg = qmix.Config(total_timesteps=steps, **kw)
         updates = steps // (cfg.num_envs * horizon)
         return cfg.replace(eval_every=max(1, updates // 10))
 
@@ -187,7 +212,8 @@ def part_jaxmarl(args, record, save):
                                    num_envs=8, buffer_size=1000, batch_size=32,
                                    num_sgd_steps=2, lr=3e-3, learning_starts=1000,
                                    target_update_interval=10, eps_decay_fraction=0.05,
-                                   eval_episodes=128)}),
+                                   eval_episodes=128,
+                                   mixer_init_scale=args.smax_qmix_mixer_init_scale)}),
         "overcooked_cramped_room": dict(
             env=oc_sparse, train_env=oc_shaped,
             desc="JaxMARL Overcooked, layout cramped_room, 400-step episodes; trained on "
@@ -201,7 +227,8 @@ def part_jaxmarl(args, record, save):
                                    num_envs=8, buffer_size=100, batch_size=16,
                                    recurrent=False, td_lambda=0.6, num_sgd_steps=4,
                                    lr=5e-4, learning_starts=3200, target_update_interval=5,
-                                   eps_decay_fraction=0.5, eval_episodes=64)}),
+                                   eps_decay_fraction=0.5, eval_episodes=64,
+                                   mixer_init_scale=args.oc_qmix_mixer_init_scale)}),
     }
     for name, task in tasks.items():
         if args.tasks and name not in args.tasks:
@@ -217,13 +244,13 @@ def part_jaxmarl(args, record, save):
             note = ("whole episode slots: num_updates x num_envs x max_episode_steps"
                     if algo == "qmix" else "")
             out, rec = record_run(algo, cfg, train_env, args.seeds, note)
-            # shaped training: the final policies on the sparse reward too; MAPPO's trained
-            # stochastic policy as well, where greedy play may stall
+            # shaped training: the final policies on the sparse reward too; the trained
+            # behaviour policy (MAPPO sampled, QMIX epsilon-greedy) as well, where greedy
+            # play may stall
             evals = [("final_sparse", env, False)] if train_env is not env else []
-            if algo == "mappo":
-                evals.append(("final_sampled", train_env, True))
-                if train_env is not env:
-                    evals.append(("final_sampled_sparse", env, True))
+            evals.append(("final_sampled", train_env, True))
+            if train_env is not env:
+                evals.append(("final_sampled_sparse", env, True))
             for label, e, sample in evals:
                 rec[label] = record_final_eval(label, algo, cfg, e, out.carry.params, sample)
             entry[algo] = rec
@@ -256,7 +283,9 @@ def render_jaxmarl(args, record) -> str:
                                            "random_sparse")):
                 if key in r:
                     fs, rs = r[key], entry[rand_key]
-                    rows.append([f"{name} (sampled policy{suffix})", algo, "same policies",
+                    kind = ("sampled policy" if algo == "mappo" else
+                            f"epsilon-greedy policy, eps {r['config']['eps_finish']:g}")
+                    rows.append([f"{name} ({kind}{suffix})", algo, "same policies",
                                  ", ".join(f"{x:.2f}" for x in fs["final"]),
                                  f"**{fmt(fs['mean'], fs['ci95'])}**",
                                  fmt(rs["mean"], rs["ci95"]), "", ""])
@@ -285,9 +314,11 @@ def render_jaxmarl(args, record) -> str:
             "training-rollout column is the return of the episodes that ended in the last "
             "update (MAPPO: sampled actions, QMIX: epsilon-greedy; Overcooked: sparse + shaped "
             "reward); where it is high and the greedy return is not, the argmax policy stalls "
-            "where the sampled one does not. The sampled-policy rows evaluate MAPPO's trained "
-            "stochastic policy (`mappo.make_policy(cfg, env, sample=True)`, each action drawn "
-            "from the masked distribution) over the same number of episodes.\n\n"
+            "where the trained behaviour does not. The sampled-policy rows evaluate MAPPO's "
+            "trained stochastic policy (`mappo.make_policy(cfg, env, sample=True)`, each action "
+            "drawn from the masked distribution), the epsilon-greedy rows QMIX's behaviour "
+            "policy at the training's final epsilon (`qmix.make_policy(cfg, env, "
+            "epsilon=cfg.eps_finish)`), over the same number of episodes.\n\n"
             + "\n".join(notes) + "\n\n"
             f"Reproduce: `{args.command}`\n")
 
@@ -504,11 +535,14 @@ def main():
     g.add_argument("--smax-mappo-steps", type=int, default=300_000)
     g.add_argument("--smax-qmix-steps", type=int, default=160_000,
                    help="episode slots (num_updates x 8 envs x 100 steps)")
-    g.add_argument("--oc-mappo-steps", type=int, default=400_000)
+    g.add_argument("--oc-mappo-steps", type=int, default=2_000_000)
     g.add_argument("--oc-qmix-steps", type=int, default=2_000_000,
                    help="episode slots (num_updates x 8 envs x 400 steps)")
     g.add_argument("--oc-shaping", type=float, default=1.0)
-    g.add_argument("--qmix-mixer-init-scale", default="1e-3", help="a float, or none")
+    g.add_argument("--smax-qmix-mixer-init-scale", type=init_scale, default=1e-3,
+                   help="QMIX's mixer_init_scale on SMAX: a positive float, or none")
+    g.add_argument("--oc-qmix-mixer-init-scale", type=init_scale, default=None,
+                   help="QMIX's mixer_init_scale on Overcooked: a positive float, or none")
     g = p.add_argument_group("pettingzoo part")
     g.add_argument("--spread-steps", type=int, default=100_000)
     g.add_argument("--kaz-steps", type=int, default=100_000, help="0 skips it")
