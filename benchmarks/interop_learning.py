@@ -19,8 +19,9 @@ reproduces the divergence). On Overcooked it keeps the usual initialisation
 (``--oc-qmix-mixer-init-scale``): at 1e-3 the mixer's Q-values collapsed to ~1 on 2 of 4
 seeds. Greedy play can stall where the trained behaviour does not (two cooks blocking each
 other forever), so the final policies are also evaluated as trained: MAPPO's sampled
-policy, QMIX epsilon-greedy at its final ``eps_finish``. QMIX's budget is ``num_updates * num_envs * max_episode_steps`` (whole
-episode slots); the env steps it actually took are reported beside it.
+policy, QMIX epsilon-greedy at its final ``eps_finish``. QMIX's budget is
+``num_updates * num_envs * max_episode_steps`` (whole episode slots); the env steps it
+actually took are reported beside it.
 
 ``--part pettingzoo`` (:func:`jaxmarl_lite.interop.pettingzoo.from_pettingzoo`): mpe2's
 ``simple_spread_v3`` (discrete, ``max_cycles=25``) through the adapter against our native

@@ -212,7 +212,8 @@ def test_epsilon_policy_explores_legal_actions_and_refuses_bad_epsilon():
     np.testing.assert_array_equal(greedy, acts(0.0, 1))
     a, b = acts(1.0, 0), acts(1.0, 1)
     legal = np.take_along_axis(np.asarray(mask), a[..., None], -1)[..., 0]
-    assert (legal > 0).all(where=np.asarray(mask).any(-1)) and (a != b).any() and (a != greedy).any()
+    assert (legal > 0).all(where=np.asarray(mask).any(-1))
+    assert (a != b).any() and (a != greedy).any()
     for bad in (-0.1, 1.5, "0.1", True, None):
         with pytest.raises(ValueError, match="epsilon must be a number in \\[0, 1\\]"):
             iql.make_policy(cfg, env, epsilon=bad)
