@@ -14,7 +14,8 @@ self_play_prob)`` gives each env either the current parameters (share
 the opponent's network over.
 
 Board games usually have symmetries (tic-tac-toe: the eight rotations and reflections of
-the square). :func:`canonical_view` maps an observation to one fixed representative of its
+the square; connect four: the left-right mirror), :func:`board_symmetries` as index
+permutations. :func:`canonical_view` maps an observation to one fixed representative of its
 symmetry class, so a policy that plays through it sees ~8x fewer distinct positions and
 plays symmetric positions the same way.
 
@@ -32,6 +33,7 @@ from typing import Any, Callable, Dict, NamedTuple, Tuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from jaxmarl_lite.spaces import random_legal
@@ -115,6 +117,35 @@ def choose_opponents(
     return jax.vmap(choose_opponent, in_axes=(None, None, 0, None))(
         pool, current, keys, self_play_prob
     )
+
+
+def board_symmetries(height: int, width: int, planes: int, square: bool,
+                     moves: str = "cells") -> Tuple[np.ndarray, np.ndarray]:
+    """The symmetries of a ``height x width`` board observed as ``[height, width, planes]``
+    (flattened row-major, e.g. own and opponent marks) as index permutations ``(obs_perms
+    [G, height * width * planes], action_perms [G, A])``: under symmetry ``g`` the
+    transformed observation is ``obs[obs_perms[g]]`` and its action ``a`` is the original
+    action ``action_perms[g, a]``. Row 0 is the identity.
+
+    ``square``: the eight rotations and reflections of a square board (tic-tac-toe), else
+    the identity and the left-right mirror (connect four). ``moves``: ``"cells"`` (an
+    action is a cell index, ``A = height * width``) or ``"columns"`` (an action is a
+    column, ``A = width``; with ``square=False`` only)."""
+    if moves not in ("cells", "columns") or (moves == "columns" and square):
+        raise ValueError(f"board_symmetries: moves must be 'cells', or 'columns' with "
+                         f"square=False; got {moves!r} (square={square})")
+    if square and height != width:
+        raise ValueError(f"board_symmetries: square=True needs height == width, got "
+                         f"{height} x {width}")
+    grid = np.arange(height * width).reshape(height, width)
+    if square:
+        boards = [np.rot90(g, k) for g in (grid, grid.T) for k in range(4)]
+    else:
+        boards = [grid, grid[:, ::-1]]
+    cells = np.stack([b.reshape(-1) for b in boards]).astype(np.int32)
+    obs_perms = (planes * cells[:, :, None] + np.arange(planes)).reshape(len(boards), -1)
+    action_perms = cells if moves == "cells" else cells[:, :width]  # row 0: the columns
+    return obs_perms.astype(np.int32), action_perms.astype(np.int32)
 
 
 def canonical_view(

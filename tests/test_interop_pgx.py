@@ -58,7 +58,48 @@ def test_pgx_connect_four_contract_matches_and_bad_input():
         from_pgx("othello")
     with pytest.raises(ValueError, match="2048.*two-player"):
         from_pgx("2048", max_episode_steps=100)
-    with pytest.raises(ValueError, match="augment_symmetries=True needs an env with symmetries"):
-        az.make_stages(QUICK.replace(augment_symmetries=True), env)
+    othello = from_pgx("othello", max_episode_steps=60)
+    with pytest.raises(ValueError, match="no symmetries known for 'othello'; known for "
+                                         "connect_four, tic_tac_toe"):
+        az.make_stages(QUICK.replace(augment_symmetries=True), othello)
     with pytest.raises(ValueError, match="state_from_obs"):
         az.make_policy(QUICK, env, num_simulations=4)
+
+
+def test_pgx_symmetries_commute_with_the_rules():
+    """Connect four's mirror: random games and their mirror images (each move's column
+    mirrored) show mirrored views and masks, and the same rewards and game ends, at every
+    step. pgx's tic-tac-toe has our tic-tac-toe's eight symmetries."""
+    for ours, theirs in zip(jl.make("tictactoe").symmetries(),
+                            from_pgx("tic_tac_toe").symmetries()):
+        np.testing.assert_array_equal(ours, theirs)
+    env = from_pgx("connect_four")
+    obs_perms, action_perms = env.symmetries()
+    assert obs_perms.shape == (2, 84) and action_perms.shape == (2, 7)
+    np.testing.assert_array_equal(action_perms[1], np.arange(7)[::-1])
+    mirror = jnp.asarray(action_perms[1])
+
+    def game(key):
+        obs, a = env.reset(key)
+        _, b = env.reset(key)
+
+        def move(carry, key):
+            a, b = carry
+            col = selfplay.random_player((), None, None, env.action_mask(a), key)
+            oa, a, ra, ta, _, _ = env.step_env(key, a, jnp.full((2,), col))
+            ob, b, rb, tb, _, _ = env.step_env(key, b, jnp.full((2,), mirror[col]))
+            return (a, b), (oa, ob, env.action_mask(a), env.action_mask(b), ra, rb, ta, tb)
+
+        return jax.lax.scan(move, (a, b), jax.random.split(key, 42))[1]
+
+    oa, ob, ma, mb, ra, rb, ta, tb = jax.jit(jax.vmap(game))(
+        jax.random.split(jax.random.key(0), 64))
+    np.testing.assert_array_equal(ob, oa[..., obs_perms[1]])
+    np.testing.assert_array_equal(mb, ma[..., action_perms[1]])
+    np.testing.assert_array_equal(ra, rb)
+    np.testing.assert_array_equal(ta, tb)
+    assert float(jnp.abs(ra).sum()) > 20 and oa[..., ::2].sum() > 0  # games were won
+    with pytest.raises(ValueError, match="moves must be 'cells', or 'columns' with square"):
+        selfplay.board_symmetries(3, 3, 2, square=True, moves="columns")
+    with pytest.raises(ValueError, match="square=True needs height == width, got 6 x 7"):
+        selfplay.board_symmetries(6, 7, 2, square=True)

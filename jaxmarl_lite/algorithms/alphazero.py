@@ -334,9 +334,11 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
     """The loop as ``init``/``update``; ``hyper`` names tunable fields carried as data."""
     hyper = check_hyper(config, hyper)
     selfplay.require_turn_based(env, "alphazero")
-    if config.augment_symmetries and not hasattr(env, "symmetries"):
-        raise ValueError(f"augment_symmetries=True needs an env with symmetries(); "
-                         f"{type(env).__name__} has none")
+    if config.augment_symmetries:
+        if not hasattr(env, "symmetries"):
+            raise ValueError(f"augment_symmetries=True needs an env with symmetries(); "
+                             f"{type(env).__name__} has none")
+        env.symmetries()  # an env that knows none for this game says so here, not mid-trace
     per_update = config.num_envs * env.max_episode_steps
     num_updates = count_updates(config.total_timesteps, per_update, "num_envs * max_episode_steps")
     net = make_net(config, env)

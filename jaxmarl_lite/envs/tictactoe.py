@@ -38,6 +38,7 @@ import numpy as np
 from flax import struct
 
 from jaxmarl_lite.env import MultiAgentEnv
+from jaxmarl_lite.selfplay import board_symmetries
 from jaxmarl_lite.spaces import Box, Discrete
 from jaxmarl_lite.typecheck import check_field_types
 
@@ -138,15 +139,7 @@ class TicTacToe(MultiAgentEnv):
         transformed board's cell ``j`` is the original cell ``action_perms[g, j]`` and its
         observation is ``obs[obs_perms[g]]``. Row 0 is the identity. Every rule (lines,
         rewards, legality) is invariant under them."""
-        grid = np.arange(9).reshape(3, 3)
-        cells = []
-        for flip in (False, True):
-            g = grid.T if flip else grid
-            for k in range(4):
-                cells.append(np.rot90(g, k).reshape(9))
-        action_perms = np.stack(cells).astype(np.int32)
-        obs_perms = (2 * action_perms[:, :, None] + np.arange(2)).reshape(8, 18)
-        return obs_perms.astype(np.int32), action_perms
+        return board_symmetries(3, 3, 2, square=True)
 
     # ------------------------------------------------------------------ dynamics
     def reset_env(self, key):

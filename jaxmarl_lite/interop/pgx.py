@@ -17,6 +17,8 @@ so :mod:`~jaxmarl_lite.algorithms.alphazero`, self-play PPO, ``selfplay.play_gam
   move ends the game with pgx's penalty for the mover. Game ends are ``terminated``; a
   game still going after ``max_episode_steps`` moves is ``truncated`` (pgx's own
   ``truncated`` too). ``global_state``: agent 0's view and the one-hot of the mover.
+* ``symmetries()`` (for ``augment_symmetries``) where :data:`SYMMETRIES` knows the game:
+  tic-tac-toe's eight, connect four's left-right mirror.
 * The pgx env is built from its id (cached), so two adapters of the same id and horizon are
   equal and share compiled functions.
 """
@@ -33,11 +35,17 @@ from flax import struct
 
 from jaxmarl_lite.env import MultiAgentEnv
 from jaxmarl_lite.interop import require
+from jaxmarl_lite.selfplay import board_symmetries
 from jaxmarl_lite.spaces import Box, Discrete
 from jaxmarl_lite.typecheck import check_field_types
 
 HORIZONS = {"tic_tac_toe": 9, "connect_four": 42}
 """Longest game of the pgx ids whose length is known; other ids need ``max_episode_steps``."""
+
+SYMMETRIES = {"tic_tac_toe": dict(height=3, width=3, planes=2, square=True, moves="cells"),
+              "connect_four": dict(height=6, width=7, planes=2, square=False, moves="columns")}
+"""The board symmetries (:func:`~jaxmarl_lite.selfplay.board_symmetries`) of the pgx ids
+whose observation layout and rules are known to keep them."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -102,6 +110,15 @@ class PgxEnv(MultiAgentEnv):
     @property
     def max_episode_steps(self) -> int:
         return self.horizon
+
+    def symmetries(self) -> Tuple[np.ndarray, np.ndarray]:
+        """``(obs_perms [G, D], action_perms [G, A])``, as
+        :meth:`~jaxmarl_lite.envs.tictactoe.TicTacToe.symmetries`, for the games in
+        :data:`SYMMETRIES`; any other game raises ``ValueError``."""
+        if self.env_id not in SYMMETRIES:
+            raise ValueError(f"from_pgx: no symmetries known for {self.env_id!r}; known "
+                             f"for {', '.join(sorted(SYMMETRIES))}")
+        return board_symmetries(**SYMMETRIES[self.env_id])
 
     # ---------------------------------------------------------------------- views
     def players(self, state: PgxState) -> jax.Array:
