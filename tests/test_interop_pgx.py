@@ -103,3 +103,15 @@ def test_pgx_symmetries_commute_with_the_rules():
         selfplay.board_symmetries(3, 3, 2, square=True, moves="columns")
     with pytest.raises(ValueError, match="square=True needs height == width, got 6 x 7"):
         selfplay.board_symmetries(6, 7, 2, square=True)
+
+
+def test_pgx_winning_moves_find_the_connect_four_column():
+    """``alphazero.winning_moves`` (``decisive_moves``) on pgx's connect four: after X
+    stacks three in column 0 and O three in column 1, X to move wins in column 0 only."""
+    env = from_pgx("connect_four")
+    _, state = env.reset(jax.random.key(0))
+    for column in (0, 1, 0, 1, 0, 1):
+        _, state, *_ = env.step_env(jax.random.key(0), state, jnp.full((2,), column))
+    wins, reward = az.winning_moves(env, state, jax.random.key(1))
+    np.testing.assert_array_equal(wins, np.arange(7) == 0)
+    assert float(reward) == 1.0

@@ -78,6 +78,31 @@ def test_puct_search_on_the_true_dynamics_wins_and_blocks_with_an_untrained_net(
         assert int(gumbel.action[0]) == answer
 
 
+def test_decisive_moves_win_and_block_where_few_simulations_miss(ttt):
+    """With ``decisive_moves`` a 12-simulation PUCT search from an untrained net takes the
+    immediate win and blocks the opponent's, for every key (without it, it misses some),
+    and values a position with a winning move at the win's reward."""
+    boards = [([1, 1, 0, 2, 2, 0, 0, 0, 0], 2), ([1, 0, 0, 2, 2, 0, 1, 0, 0], 5),
+              ([2, 1, 0, 0, 1, 0, 0, 0, 0], 7), ([0, 2, 0, 1, 1, 0, 0, 0, 2], 5)]
+    obs, state = jax.tree.map(lambda *x: jnp.stack(x), *[_position(ttt, b) for b, _ in boards])
+    answers = np.array([a for _, a in boards])
+    params = az.init_params(QUICK, ttt, jax.random.key(0))
+    right = {}
+    for on in (False, True):
+        cfg = QUICK.replace(search="muzero", decisive_moves=on)
+        run = jax.jit(lambda k, cfg=cfg: az.search(cfg, ttt, az.make_net(cfg, ttt), params, obs,
+                                                   state, k, 12, deterministic=True).action)
+        right[on] = np.array([np.asarray(run(jax.random.key(k))) == answers for k in range(8)])
+    assert right[True].all(), right[True]
+    assert not right[False].all()
+    wins, reward = jax.vmap(az.winning_moves, in_axes=(None, 0, 0))(
+        ttt, state, jax.random.split(jax.random.key(0), len(boards)))
+    assert np.asarray(wins).sum(-1).tolist() == [1, 0, 0, 1]  # X's rows (2, 5) end the game
+    np.testing.assert_array_equal(reward, [1.0, 0.0, 0.0, 1.0])
+    with pytest.raises(TypeError, match="decisive_moves"):
+        QUICK.replace(decisive_moves="yes")
+
+
 def test_self_play_value_targets_are_each_movers_outcome(ttt):
     cfg = QUICK
     net = az.make_net(cfg, ttt)
