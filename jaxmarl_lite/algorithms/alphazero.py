@@ -100,7 +100,8 @@ class Config(ConfigBase):
     decisive_moves: bool = False
     """In every searched position (root and leaves) where the mover has a move that ends the
     game with a win (positive reward), only those moves keep a prior and the position's
-    value is that win's reward (exact, not the network's guess): one extra env step per
+    value is that win's reward (exact in win/draw/loss games, not the network's guess;
+    other reward scales still narrow to the winning moves): one extra env step per
     legal move at every expansion. PUCT's exploration bonus for a low-prior move is too small
     to find a win the network does not rate, so without it a search can miss an immediate
     win, or the opponent's, and fail to block. Needs a deterministic ``step``."""
