@@ -17,11 +17,12 @@ it can), network alone and with search. Targets: >= 99% wins against random and 
 against the lookahead, in both seats.
 
     python benchmarks/selfplay_search.py --game tictactoe
-    python benchmarks/selfplay_search.py --game connect_four --seeds 0-3
+    python benchmarks/selfplay_search.py --game connect_four --seeds 0-7 --play-depth 3
 """
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -84,12 +85,14 @@ def tictactoe(args, cfg, env, seeds, stages, out):
 
 
 def connect_four(args, cfg, env, seeds, stages, out):
-    plays = [(0, "network alone")] + [(s, f"search, {s} simulations") for s in args.play_sims]
+    depth = "" if args.play_depth is None else f", decisive depth {args.play_depth}"
+    plays = [(0, "network alone")] + [(s, f"search, {s} simulations{depth}")
+                                      for s in args.play_sims]
     opponents = [("random", selfplay.random_player),
                  ("lookahead", selfplay.lookahead_player(env))]
     rows, record, met = [], [], {}
     for sims, label in plays:
-        player = az.make_player(cfg, env, sims)
+        player = az.make_player(args.play_config if sims else cfg, env, sims)
         games = {name: jax.jit(lambda p, k, opp=opp: selfplay.play_games(
             env, player, p, opp, (), k, args.games)) for name, opp in opponents}
         met[label] = 0
@@ -126,8 +129,15 @@ def main():
     parser.add_argument("--games", type=int, default=1000, help="connect four: per opponent")
     parser.add_argument("--random-opening-moves", type=int, default=None,
                         help="override the preset's random_opening_moves")
+    parser.add_argument("--play-depth", type=int, default=None,
+                        help="connect four: decisive_depth of the search at play time "
+                             "(default: the preset's)")
+    parser.add_argument("--save-params", type=Path, default=None,
+                        help="write the trained parameters of every seed here (pickle)")
     args = parser.parse_args()
     seeds = parse_seeds(args.seeds)
+    if args.play_depth is not None and args.game != "connect_four":
+        parser.error("--play-depth is for --game connect_four")
     if args.game == "tictactoe":
         env = jl.make("tictactoe")
     else:
@@ -139,9 +149,14 @@ def main():
         cfg = cfg.replace(total_timesteps=args.steps)
     if args.random_opening_moves is not None:
         cfg = cfg.replace(random_opening_moves=args.random_opening_moves)
+    args.play_config = (cfg if args.play_depth is None  # (bad values fail before training)
+                        else cfg.replace(decisive_depth=args.play_depth))
     if args.play_sims is None:
         args.play_sims = [cfg.num_simulations]
     stages, out, compile_s, run_s, placement = train(cfg, env, seeds)
+    if args.save_params is not None:
+        with open(args.save_params, "wb") as f:
+            pickle.dump(dict(seeds=seeds, params=jax.device_get(out.carry.params)), f)
     judge = tictactoe if args.game == "tictactoe" else connect_four
     header, rows, record, summary = judge(args, cfg, env, seeds, stages, out)
     metrics = {k: np.asarray(v) for k, v in out.metrics.items()}

@@ -105,13 +105,24 @@ def test_pgx_symmetries_commute_with_the_rules():
         selfplay.board_symmetries(6, 7, 2, square=True)
 
 
-def test_pgx_winning_moves_find_the_connect_four_column():
-    """``alphazero.winning_moves`` (``decisive_moves``) on pgx's connect four: after X
-    stacks three in column 0 and O three in column 1, X to move wins in column 0 only."""
+def test_pgx_decisive_depth_finds_the_connect_four_win_and_double_threat():
+    """``alphazero.decisive`` on pgx's connect four. After X stacks three in column 0 and O
+    three in column 1, X wins in column 0 (depth 1). With X on the bottom row's columns
+    2, 3 and O on top of them, X's moves 1 and 4 make an open three (two threats O cannot
+    both block): proven wins at depth 3, not at depth 2."""
     env = from_pgx("connect_four")
-    _, state = env.reset(jax.random.key(0))
-    for column in (0, 1, 0, 1, 0, 1):
-        _, state, *_ = env.step_env(jax.random.key(0), state, jnp.full((2,), column))
-    wins, reward = az.winning_moves(env, state, jax.random.key(1))
-    np.testing.assert_array_equal(wins, np.arange(7) == 0)
-    assert float(reward) == 1.0
+
+    def after(columns):
+        _, state = env.reset(jax.random.key(0))
+        for column in columns:
+            _, state, *_ = env.step_env(jax.random.key(0), state, jnp.full((2,), column))
+        return jax.tree.map(lambda x: x[None], state)
+
+    zeros = (jnp.zeros((1, 7)), jnp.zeros((1,)))
+    decide = jax.jit(az.decisive, static_argnums=(0, 1))
+    for columns, depth, wins, value in [((0, 1, 0, 1, 0, 1), 1, [0], 1.0),
+                                        ((3, 3, 2, 2), 2, list(range(7)), 0.0),
+                                        ((3, 3, 2, 2), 3, [1, 4], 1.0)]:
+        logits, v = decide(env, depth, after(columns), *zeros)
+        np.testing.assert_array_equal(np.flatnonzero(np.asarray(logits[0]) == 0.0), wins)
+        assert float(v[0]) == value

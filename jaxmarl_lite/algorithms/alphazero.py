@@ -97,14 +97,18 @@ class Config(ConfigBase):
     """Each self-play game opens with a number of uniformly random legal moves drawn
     uniformly from ``[0, random_opening_moves]`` per game (positions of the opening are not
     trained on), so positions after unusual replies reach the replay; 0: none."""
-    decisive_moves: bool = False
-    """In every searched position (root and leaves) where the mover has a move that ends the
-    game with a win (positive reward), only those moves keep a prior and the position's
-    value is that win's reward (exact in win/draw/loss games, not the network's guess;
-    other reward scales still narrow to the winning moves): one extra env step per
-    legal move at every expansion. PUCT's exploration bonus for a low-prior move is too small
-    to find a win the network does not rate, so without it a search can miss an immediate
-    win, or the opponent's, and fail to block. Needs a deterministic ``step``."""
+    decisive_depth: int = 0
+    """Plies of exact lookahead in every position the search expands (root and leaves):
+    :func:`selfplay.negamax_scores` with unknown leaves at 0 proves wins and losses within
+    that many plies (:func:`decisive`). Where the mover has a proven win, only the winning
+    moves keep a prior and the position is valued at it; moves proven to lose lose their
+    prior (where every move does, the position is valued at the loss). 1: immediate wins
+    (decisive moves); 2: also never a move that allows an immediate win (blocks); 3: also a
+    move after which every reply loses (a double threat). PUCT's exploration bonus for a
+    low-prior move is too small to find such a move the network does not rate. Exact in
+    win/draw/loss games; costs ``A ** decisive_depth`` env steps per expansion; needs a
+    deterministic ``step``. 0: off. May differ at play time (``make_player`` reads its
+    config)."""
     hidden_size: int = 128
     """Width of the network's hidden layers."""
     num_layers: int = 2
@@ -140,7 +144,7 @@ class Config(ConfigBase):
                                "eval_every")
         self._require(self.search in SEARCHES, "search", f"one of {SEARCHES}")
         self._require_nonnegative("gumbel_scale", "weight_decay", "vf_coef", "temperature",
-                                  "random_opening_moves")
+                                  "random_opening_moves", "decisive_depth")
         if self.temperature_moves is not None:
             require_int("alphazero.Config", "temperature_moves", self.temperature_moves, 0,
                         "moves, or None")
@@ -215,33 +219,19 @@ def mover_view(env, obs: jax.Array, state) -> Tuple[jax.Array, jax.Array, jax.Ar
     return mover, obs[mover], mask[mover]
 
 
-def winning_moves(env, state, key: jax.Array) -> Tuple[jax.Array, jax.Array]:
-    """One game's ``(wins [A] bool, reward [])``: the mover's legal moves that end the game
-    with a positive reward for the mover (each tried on a copy of ``state``), and the best
-    such reward (0 where there is none, or no mover)."""
-    mask = env.action_mask(state)
-    mover = selfplay.mover(mask)
-    num_actions = mask.shape[-1]
-
-    def outcome(action, key):
-        moves = jnp.full((env.num_agents,), action, jnp.int32)
-        _, _, reward, term, _, _ = env.step_env(key, state, moves)
-        return jnp.where(term[mover], reward[mover], 0.0)
-
-    rewards = jax.vmap(outcome)(jnp.arange(num_actions), jax.random.split(key, num_actions))
-    wins = (rewards > 0) & (mask[mover] > 0)
-    return wins, jnp.max(jnp.where(wins, rewards, 0.0))
-
-
-def decisive(env, state, logits: jax.Array, value: jax.Array, key: jax.Array):
-    """``logits [B, A]`` and ``value [B]`` of ``B`` games with every position that has a
-    winning move (:func:`winning_moves`) narrowed to its winning moves and valued at the
-    win's reward."""
-    wins, reward = jax.vmap(functools.partial(winning_moves, env))(
-        state, jax.random.split(key, logits.shape[0]))
-    can_win = wins.any(-1)
-    logits = jnp.where(can_win[:, None] & ~wins, -1e9, logits)
-    return logits, jnp.where(can_win, reward, value)
+def decisive(env, depth: int, state, logits: jax.Array, value: jax.Array):
+    """``logits [B, A]`` and ``value [B]`` of ``B`` games narrowed by what a ``depth``-ply
+    :func:`~jaxmarl_lite.selfplay.negamax_scores` (unknown leaves 0) proves: a position with
+    a proven win keeps only its winning moves and is valued at the best; else moves proven
+    to lose get a logit of -1e9, unless every legal move does (then the position is valued
+    at the best of them)."""
+    scores = jax.vmap(lambda s: selfplay.negamax_scores(
+        env, lambda views: jnp.zeros(views.shape[0]), s, depth))(state)  # [B, A], -inf illegal
+    legal = scores > -jnp.inf
+    best = scores.max(-1)
+    win, lost = best > 0, (best < 0) & legal.any(-1)
+    keep = jnp.where(win[:, None], scores > 0, jnp.where(lost[:, None], legal, scores >= 0))
+    return jnp.where(keep, logits, -1e9), jnp.where(win | lost, best, value)
 
 
 def search(config: Config, env, net: Net, params, obs: jax.Array, state, key: jax.Array,
@@ -254,9 +244,8 @@ def search(config: Config, env, net: Net, params, obs: jax.Array, state, key: ja
     visited move, Gumbel searches and plays without noise."""
     mover, view, mask = jax.vmap(functools.partial(mover_view, env))(obs, state)
     logits, value = net.apply(params, view)
-    if config.decisive_moves:
-        key, win_key = jax.random.split(key)
-        logits, value = decisive(env, state, logits, value, win_key)
+    if config.decisive_depth:
+        logits, value = decisive(env, config.decisive_depth, state, logits, value)
     root = mctx.RootFnOutput(prior_logits=masked_logits(logits, mask), value=value,
                              embedding=state)
 
@@ -269,8 +258,8 @@ def search(config: Config, env, net: Net, params, obs: jax.Array, state, key: ja
         done = jnp.all(term | trunc, axis=-1)
         after, view, mask = jax.vmap(functools.partial(mover_view, env))(obs, state)
         logits, value = net.apply(params, view)
-        if config.decisive_moves:
-            logits, value = decisive(env, state, logits, value, jax.random.fold_in(key, 1))
+        if config.decisive_depth:
+            logits, value = decisive(env, config.decisive_depth, state, logits, value)
         out = mctx.RecurrentFnOutput(
             reward=jnp.take_along_axis(reward, before[:, None], 1)[:, 0],
             discount=jnp.where(done, 0.0, jnp.where(after == before, 1.0, -1.0)),
@@ -530,7 +519,7 @@ PRESETS: dict[str, Config] = {
     # Screened on keys 10, 11: decisive moves, the board's mirror, 250 updates.
     "connect_four": Config(total_timesteps=64 * 42 * 250, num_envs=64, search="muzero",
                            num_simulations=32, eval_every=10, eval_games=100,
-                           decisive_moves=True, augment_symmetries=True),
+                           decisive_depth=1, augment_symmetries=True),
     # A short run for tests and smoke checks.
     "quick": Config(total_timesteps=16 * 9 * 4, num_envs=16, num_simulations=4,
                     max_num_considered_actions=4, hidden_size=32, batch_size=32, sgd_steps=2,

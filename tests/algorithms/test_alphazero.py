@@ -78,29 +78,47 @@ def test_puct_search_on_the_true_dynamics_wins_and_blocks_with_an_untrained_net(
         assert int(gumbel.action[0]) == answer
 
 
-def test_decisive_moves_win_and_block_where_few_simulations_miss(ttt):
-    """With ``decisive_moves`` a 12-simulation PUCT search from an untrained net takes the
-    immediate win and blocks the opponent's, for every key (without it, it misses some),
-    and values a position with a winning move at the win's reward."""
+def test_decisive_depth_wins_blocks_and_proves_where_few_simulations_miss(ttt):
+    """With ``decisive_depth`` 1 or 2 a 12-simulation PUCT search from an untrained net takes
+    the immediate win and blocks the opponent's, for every key (without it, it misses
+    some). ``decisive`` by hand: depth 1 narrows a position with a winning move to it and
+    values it at the win; depth 2 also drops the moves that allow an immediate win, and
+    values a position where every move does at the loss."""
     boards = [([1, 1, 0, 2, 2, 0, 0, 0, 0], 2), ([1, 0, 0, 2, 2, 0, 1, 0, 0], 5),
               ([2, 1, 0, 0, 1, 0, 0, 0, 0], 7), ([0, 2, 0, 1, 1, 0, 0, 0, 2], 5)]
     obs, state = jax.tree.map(lambda *x: jnp.stack(x), *[_position(ttt, b) for b, _ in boards])
     answers = np.array([a for _, a in boards])
     params = az.init_params(QUICK, ttt, jax.random.key(0))
     right = {}
-    for on in (False, True):
-        cfg = QUICK.replace(search="muzero", decisive_moves=on)
+    for depth in (0, 1, 2):
+        cfg = QUICK.replace(search="muzero", decisive_depth=depth)
         run = jax.jit(lambda k, cfg=cfg: az.search(cfg, ttt, az.make_net(cfg, ttt), params, obs,
                                                    state, k, 12, deterministic=True).action)
-        right[on] = np.array([np.asarray(run(jax.random.key(k))) == answers for k in range(8)])
-    assert right[True].all(), right[True]
-    assert not right[False].all()
-    wins, reward = jax.vmap(az.winning_moves, in_axes=(None, 0, 0))(
-        ttt, state, jax.random.split(jax.random.key(0), len(boards)))
-    assert np.asarray(wins).sum(-1).tolist() == [1, 0, 0, 1]  # X's rows (2, 5) end the game
-    np.testing.assert_array_equal(reward, [1.0, 0.0, 0.0, 1.0])
-    with pytest.raises(TypeError, match="decisive_moves"):
-        QUICK.replace(decisive_moves="yes")
+        right[depth] = np.array([np.asarray(run(jax.random.key(k))) == answers
+                                 for k in range(8)])
+    assert right[1].all() and right[2].all(), right
+    assert not right[0].all()
+
+    # X to win (rows 0 and 3), blocks (rows 1 and 2), and O facing two threats (row 4)
+    _, lost = _position(ttt, [1, 1, 0, 1, 2, 0, 0, 0, 2])
+    state = jax.tree.map(lambda x, y: jnp.concatenate([x, y[None]]), state, lost)
+    logits, value = jnp.zeros((5, 9)), jnp.full((5,), 0.25)
+    legal = np.asarray(jax.vmap(ttt.action_mask)(state)).max(1) > 0
+    kept = {}
+    for depth in (1, 2):
+        out_logits, out_value = jax.jit(az.decisive, static_argnums=(0, 1))(
+            ttt, depth, state, logits, value)
+        kept[depth] = (np.asarray(out_logits) == 0.0) & legal
+        np.testing.assert_array_equal(
+            out_value, [1.0, 0.25, 0.25, 1.0, 0.25 if depth == 1 else -1.0])
+    np.testing.assert_array_equal(kept[1], np.stack([np.arange(9) == 2, legal[1], legal[2],
+                                                     np.arange(9) == 5, legal[4]]))
+    np.testing.assert_array_equal(kept[2][1:3], [np.arange(9) == 5, np.arange(9) == 7])
+    np.testing.assert_array_equal(kept[2][4], legal[4])  # every move loses: none dropped
+    with pytest.raises(TypeError, match="decisive_depth"):
+        QUICK.replace(decisive_depth=True)
+    with pytest.raises(ValueError, match="decisive_depth must be >= 0"):
+        QUICK.replace(decisive_depth=-1)
 
 
 def test_self_play_value_targets_are_each_movers_outcome(ttt):
