@@ -60,7 +60,7 @@ def train(cfg, env, seeds):
     return stages, out, compile_s, time.perf_counter() - t0, placement
 
 
-def tictactoe(args, cfg, env, seeds, stages, out):
+def tictactoe(args, cfg, env, seeds, stages, trained, placement):
     from jaxmarl_lite.envs.tictactoe_minimax import exhaustive_eval, policy_moves
 
     plays = [(0, "network alone")] + [(s, f"search, {s} simulations") for s in args.play_sims]
@@ -72,7 +72,7 @@ def tictactoe(args, cfg, env, seeds, stages, out):
         rows.append(["untrained", label] + exhaustive_cells(exhaustive_eval(moves)) + ["-"])
         solved[label] = 0
         for i, seed in enumerate(seeds):
-            params = jax.tree.map(lambda x: x[i], out.carry.params)
+            params = jax.tree.map(lambda x: x[i], trained)
             lines = exhaustive_eval(policy_moves(policy, params, jax.random.key(0)))
             zero = all(s.lost_any == 0 for s in lines)
             solved[label] += zero
@@ -84,24 +84,30 @@ def tictactoe(args, cfg, env, seeds, stages, out):
     return header, rows, record, f"Seeds with 0 lost lines in both seats: {summary}."
 
 
-def connect_four(args, cfg, env, seeds, stages, out):
+def connect_four(args, cfg, env, seeds, stages, trained, placement):
     depth = "" if args.play_depth is None else f", decisive depth {args.play_depth}"
     plays = [(0, "network alone")] + [(s, f"search, {s} simulations{depth}")
                                       for s in args.play_sims]
     opponents = [("random", selfplay.random_player),
                  ("lookahead", selfplay.lookahead_player(env))]
     rows, record, met = [], [], {}
+    params = parallel.place(trained, placement)  # every seed at once, seeds over devices
+    keys = parallel.place(jax.numpy.stack([jax.random.key(1000 + s) for s in seeds]), placement)
     for sims, label in plays:
         player = az.make_player(args.play_config if sims else cfg, env, sims)
-        games = {name: jax.jit(lambda p, k, opp=opp: selfplay.play_games(
-            env, player, p, opp, (), k, args.games)) for name, opp in opponents}
+        results = {}
+        for name, opp in opponents:
+            with jax.set_mesh(placement.mesh):
+                results[name] = jax.device_get(jax.jit(jax.vmap(
+                    lambda p, k, opp=opp: selfplay.play_games(
+                        env, player, p, opp, (), k, args.games, max(1, args.games // 8))))(
+                    params, keys))
         met[label] = 0
         for i, seed in enumerate(seeds):
-            params = jax.tree.map(lambda x: x[i], out.carry.params)
             cells, entry = [], dict(seed=seed, play=label, simulations=sims)
             ok = True
             for name, _ in opponents:
-                r = games[name](params, jax.random.key(1000 + seed))
+                r = jax.tree.map(lambda x: x[i], results[name])
                 half = args.games // 2
                 rates = [float(r.wins[s]) / (half if s == 0 else args.games - half)
                          for s in (0, 1)]
@@ -122,7 +128,8 @@ def connect_four(args, cfg, env, seeds, stages, out):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--game", choices=("tictactoe", "connect_four"), default="tictactoe")
-    parser.add_argument("--seeds", default="0-7,100-107", help="keys, e.g. 0-7,100-107")
+    parser.add_argument("--seeds", default=None,
+                        help="keys, e.g. 0-7,100-107 (default; with --load-params: the file's)")
     parser.add_argument("--steps", type=int, default=None, help="move slots per seed")
     parser.add_argument("--play-sims", type=int, nargs="*", default=None,
                         help="simulations of the search at play time")
@@ -133,11 +140,21 @@ def main():
                         help="connect four: decisive_depth of the search at play time "
                              "(default: the preset's)")
     parser.add_argument("--save-params", type=Path, default=None,
-                        help="write the trained parameters of every seed here (pickle)")
+                        help="write every seed's trained parameters and training metrics here "
+                             "(pickle)")
+    parser.add_argument("--load-params", type=Path, default=None,
+                        help="judge what --save-params wrote (same game and settings) "
+                             "instead of training")
     args = parser.parse_args()
-    seeds = parse_seeds(args.seeds)
     if args.play_depth is not None and args.game != "connect_four":
         parser.error("--play-depth is for --game connect_four")
+    if args.load_params is not None and args.save_params is not None:
+        parser.error("--load-params judges saved parameters; --save-params is for training")
+    if args.load_params is not None and not args.load_params.is_file():
+        parser.error(f"--load-params: no file {args.load_params}")
+    if args.load_params is not None and args.seeds is not None:
+        parser.error("--seeds: the seeds of --load-params are the file's")
+    args.seeds = "0-7,100-107" if args.seeds is None else args.seeds
     if args.game == "tictactoe":
         env = jl.make("tictactoe")
     else:
@@ -153,13 +170,31 @@ def main():
                         else cfg.replace(decisive_depth=args.play_depth))
     if args.play_sims is None:
         args.play_sims = [cfg.num_simulations]
-    stages, out, compile_s, run_s, placement = train(cfg, env, seeds)
-    if args.save_params is not None:
-        with open(args.save_params, "wb") as f:
-            pickle.dump(dict(seeds=seeds, params=jax.device_get(out.carry.params)), f)
+    if args.load_params is None:
+        stages, out, compile_s, run_s, placement = train(cfg, env, parse_seeds(args.seeds))
+        saved = dict(game=args.game, config=cfg.to_dict(), seeds=parse_seeds(args.seeds),
+                     keys=args.seeds, placement=placement_label(placement),
+                     params=jax.device_get(out.carry.params), compile_s=compile_s, run_s=run_s,
+                     metrics={k: np.asarray(v) for k, v in out.metrics.items()},
+                     command=" ".join(["python benchmarks/selfplay_search.py"] + sys.argv[1:]))
+        if args.save_params is not None:
+            with open(args.save_params, "wb") as f:
+                pickle.dump(saved, f)
+    else:  # only files this script wrote (pickle runs code from the file)
+        with open(args.load_params, "rb") as f:
+            saved = pickle.load(f)
+        if not isinstance(saved, dict) or (saved.get("game"), saved.get("config")) != (
+                args.game, cfg.to_dict()):
+            parser.error(f"--load-params: {args.load_params} was not trained with --game "
+                         f"{args.game} and these settings (train and load with the same "
+                         "--game, --steps and --random-opening-moves)")
+        stages = az.make_stages(cfg, env)
+        placement = parallel.make_placement(len(saved["seeds"]))
+    seeds, metrics = saved["seeds"], saved["metrics"]
+    compile_s, run_s = saved["compile_s"], saved["run_s"]
     judge = tictactoe if args.game == "tictactoe" else connect_four
-    header, rows, record, summary = judge(args, cfg, env, seeds, stages, out)
-    metrics = {k: np.asarray(v) for k, v in out.metrics.items()}
+    header, rows, record, summary = judge(args, cfg, env, seeds, stages, saved["params"],
+                                          placement)
     moves = metrics["env_steps"][:, -1]
     strong = "minimax" if args.game == "tictactoe" else "lookahead"
     at = np.flatnonzero(np.isfinite(metrics["eval_loss_random"][0]))  # evaluation updates
@@ -169,10 +204,12 @@ def main():
                                                       metrics["eval_loss_random"][:, at])}
     name = f"selfplay_search_{args.game}"
     plot_curves(curves, RESULTS / f"{name}.png", ylabel="share of greedy games lost")
-    command = " ".join(["python benchmarks/selfplay_search.py"] + sys.argv[1:])
+    command = saved["command"]  # the training run's
+    if args.load_params is not None:
+        command += "`, judged by `python benchmarks/selfplay_search.py " + " ".join(sys.argv[1:])
     text = (f"# AlphaZero-style self-play: {args.game}\n\n" + markdown_table(header, rows)
-            + f"\n\n{summary} {len(seeds)} seeds (keys {args.seeds}) trained at once in "
-            f"{run_s:.0f} s after {compile_s:.0f} s of compilation ({placement_label(placement)}); "
+            + f"\n\n{summary} {len(seeds)} seeds (keys {saved['keys']}) trained at once in "
+            f"{run_s:.0f} s after {compile_s:.0f} s of compilation ({saved['placement']}); "
             f"{int(moves.mean()):,} self-play moves per seed (min {int(moves.min()):,}), "
             f"{cfg.num_simulations} simulations per move ({cfg.search} search), "
             f"{stages.num_updates} updates. Preset `{args.game}`: {cfg.num_envs} games per "

@@ -48,6 +48,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0-7", help="keys, e.g. 0-7,100-107")
     parser.add_argument("--steps", type=int, default=None, help="learner decisions per seed")
+    parser.add_argument("--preset", default="tictactoe",
+                        choices=[p for p in selfplay_ppo.PRESETS if p.startswith("tictactoe")],
+                        help="self-play PPO preset (results of another than tictactoe go to "
+                             "selfplay_tictactoe_<preset>.*)")
     parser.add_argument("--games-random", type=int, default=1000)
     parser.add_argument("--games-minimax", type=int, default=1000)
     parser.add_argument("--lookahead", type=int, default=3,
@@ -55,7 +59,8 @@ def main():
                              "from 4 plies the untrained network alone meets the targets)")
     args = parser.parse_args()
     env = jl.make("tictactoe")
-    cfg = selfplay_ppo.PRESETS["tictactoe"]
+    cfg = selfplay_ppo.PRESETS[args.preset]
+    name = "selfplay_tictactoe" + ("" if args.preset == "tictactoe" else f"_{args.preset}")
     if args.steps:
         cfg = cfg.replace(total_timesteps=args.steps)
     stages = selfplay_ppo.make_stages(cfg, env)
@@ -101,12 +106,17 @@ def main():
         np.asarray(out.metrics["env_steps"][0]), np.asarray(out.metrics["eval_return"])),
         "greedy vs minimax: draws": (np.asarray(out.metrics["env_steps"][0]),
                                      np.asarray(out.metrics["eval_draw_minimax"]))}
-    plot_curves(curves, RESULTS / "selfplay_tictactoe.png", ylabel="share of games",
+    if "exploiter_win_rate" in out.metrics:  # its games against the learner, in training
+        curves["exploiter's wins against the learner"] = (
+            np.asarray(out.metrics["env_steps"][0]), np.asarray(out.metrics["exploiter_win_rate"]))
+    plot_curves(curves, RESULTS / f"{name}.png", ylabel="share of games",
                 title=f"tic-tac-toe self-play PPO ({len(seeds)} seeds)")
     table = markdown_table(["policy", "play"] + EXHAUSTIVE_HEADER + [
                             "0 lost lines", f"vs random W/D/L ({args.games_random} games)",
                             f"vs minimax W/D/L ({args.games_minimax} games)",
                             "draws vs minimax", "targets met"], rows)
+    restarts = (f" (restarted every {cfg.exploiter_reset_every} updates)"
+                if cfg.exploiter_reset_every else "")
     md = (f"# Tic-tac-toe self-play (PPO)\n\n{table}\n\n"
           "Judged over every line of play, seeds with 0 lost lines in both seats: "
           + ", ".join(f"**{play}: {n}/{len(seeds)}**" for play, n in solved.items()) +
@@ -119,19 +129,18 @@ def main():
           f"(compile included); half of the games in each seat. Play \"greedy\": the actor's "
           f"most likely move; \"d-ply search\": negamax over the next d moves with the "
           f"critic's value at the leaves, ties to the actor's preference. Preset "
-          f"`tictactoe`: {cfg.num_envs} envs x {cfg.num_steps} decisions per update, pool of "
+          f"`{args.preset}`: {cfg.num_envs} envs x {cfg.num_steps} decisions per update, pool of "
           f"{cfg.pool_size} snapshots every {cfg.snapshot_every} updates, random-opponent share "
           f"{cfg.random_opponent_prob}, then self-play share {cfg.self_play_prob}, hidden "
           f"{cfg.hidden_size}, entropy {cfg.ent_coef}"
           f"{'' if cfg.ent_coef_final is None else f' annealed linearly to {cfg.ent_coef_final}'}"
           f", canonical boards "
-          f"{cfg.canonical_boards}, random opponent moves {cfg.opponent_random_move_prob}. "
-          f"Curves: `selfplay_tictactoe.png`.\n\n"
+          f"{cfg.canonical_boards}, random opponent moves {cfg.opponent_random_move_prob}, "
+          f"exploiter share {cfg.exploiter_prob}{restarts}. Curves: `{name}.png`.\n\n"
           f"Reproduce: `{' '.join(['python benchmarks/selfplay_tictactoe.py'] + sys.argv[1:])}`\n")
     print(md)
-    write_result("selfplay_tictactoe", dict(seeds=seeds, seconds=seconds,
-                                            lookahead=args.lookahead,
-                                            config=cfg.to_dict(), results=record), md)
+    write_result(name, dict(seeds=seeds, seconds=seconds, lookahead=args.lookahead,
+                            config=cfg.to_dict(), results=record), md)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ state (a search) or only the mover's view (a network, :func:`policy_player`). Ba
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, NamedTuple, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -215,6 +215,12 @@ def negamax_scores(env, leaf_value: Callable[[jax.Array], jax.Array], state: Any
     return jnp.where(mask[to_move] > 0, scores, -jnp.inf)
 
 
+def zero_value(views: jax.Array) -> jax.Array:
+    """A leaf value of 0 for every view ``[B, D] -> [B]``: with it :func:`negamax_scores`
+    proves only what the rules decide within its depth."""
+    return jnp.zeros(views.shape[0])
+
+
 # ------------------------------------------------------------------ turn-based matches
 def require_turn_based(env, who: str) -> None:
     """``ValueError`` unless ``env`` is a two-player game with discrete actions and one
@@ -245,7 +251,7 @@ def lookahead_player(env) -> Player:
     baseline (:func:`negamax_scores` with a zero value at the leaves)."""
     def play(params, state, obs, mask, key):
         del params, obs
-        scores = negamax_scores(env, lambda views: jnp.zeros(views.shape[0]), state, 1)
+        scores = negamax_scores(env, zero_value, state, 1)
         best = scores >= jnp.max(scores)
         return random_legal(key, best & (mask[mover(mask)] > 0))
 
@@ -279,37 +285,56 @@ class MatchResult(NamedTuple):
 
 
 def play_games(env, player: Player, params, opponent: Player, opponent_params,
-               key: jax.Array, num_games: int) -> MatchResult:
-    """``num_games`` vmapped games of ``player`` against ``opponent`` in a two-player
-    turn-based ``env``: ``player`` is agent 0 in the first half of the games and agent 1
-    in the rest. A game is scored by ``player``'s return (> 0 a win); an illegal move is
-    whatever the env makes of it (tic-tac-toe: a loss). Jittable (``env``, the players and
-    ``num_games`` are static)."""
+               key: jax.Array, num_games: int, chunk: Optional[int] = None) -> MatchResult:
+    """``num_games`` games of ``player`` against ``opponent`` in a two-player turn-based
+    ``env``: ``player`` is agent 0 in the first half of the games and agent 1 in the rest.
+    At every ply each side is called only for the unfinished games where it is to move,
+    ``chunk`` games per vmapped call (default: half the games, one call per side and ply
+    when the seats alternate), so a costly search is not run for finished games or the other
+    side's turns; the moves do not depend on ``chunk``. A game is scored by ``player``'s
+    return (> 0 a win); an illegal move is whatever the env makes of it (tic-tac-toe: a
+    loss). Jittable (``env``, the players, ``num_games`` and ``chunk`` are static)."""
     require_int("play_games", "num_games", num_games, 2, "games (one per seat)")
+    chunk = -(-num_games // 2) if chunk is None else chunk
+    require_int("play_games", "chunk", chunk, 1, "games per call")
     seat = (jnp.arange(num_games) >= num_games // 2).astype(jnp.int32)
     key, reset_key = jax.random.split(key)
     obs, state = jax.vmap(env.reset)(jax.random.split(reset_key, num_games))
 
-    def one_move(obs, state, seat, key):
-        act_key, opp_key, step_key = jax.random.split(key, 3)
-        mask = env.action_mask(state)
-        mine = player(params, state, obs, mask, act_key)
-        theirs = opponent(opponent_params, state, obs, mask, opp_key)
-        move = jnp.where(mover(mask) == seat, mine, theirs).astype(jnp.int32)
-        obs, state, reward, term, trunc, _ = env.step_env(step_key, state,
-                                                          jnp.full((env.num_agents,), move))
-        return obs, state, reward[seat], jnp.all(term | trunc)
+    def moves_of(side: Player, side_params, todo, obs, state, mask, keys):
+        """``side``'s moves ``[G]`` in the games where ``todo [G]`` (0 elsewhere)."""
+        order = jnp.argsort(~todo, stable=True)  # the games to play first
+        order = jnp.concatenate([order, jnp.zeros(-num_games % chunk, order.dtype)])
+
+        def call(i, moves):
+            games = jax.lax.dynamic_slice(order, (i * chunk,), (chunk,))
+            valid = i * chunk + jnp.arange(chunk) < todo.sum()
+            at = lambda x: x[games]  # noqa: E731
+            new = jax.vmap(side, in_axes=(None, 0, 0, 0, 0))(
+                side_params, jax.tree.map(at, state), obs[games], mask[games], keys[games])
+            return moves.at[jnp.where(valid, games, num_games)].set(
+                new.astype(jnp.int32), mode="drop")
+
+        calls = (todo.sum() + chunk - 1) // chunk
+        return jax.lax.fori_loop(0, calls, call, jnp.zeros((num_games,), jnp.int32))
 
     def body(carry, key):
         obs, state, returns, over = carry
-        nobs, nstate, reward, ended = jax.vmap(one_move)(obs, state, seat,
-                                                        jax.random.split(key, num_games))
+        keys = jax.vmap(lambda k: jax.random.split(k, 3))(jax.random.split(key, num_games))
+        mask = jax.vmap(env.action_mask)(state)
+        mine = jax.vmap(mover)(mask) == seat
+        move = jnp.where(mine, moves_of(player, params, mine & ~over, obs, state, mask,
+                                        keys[:, 0]),
+                         moves_of(opponent, opponent_params, ~mine & ~over, obs, state, mask,
+                                  keys[:, 1]))
+        nobs, nstate, reward, term, trunc, _ = jax.vmap(env.step_env)(
+            keys[:, 2], state, jnp.broadcast_to(move[:, None], (num_games, env.num_agents)))
         keep = lambda new, old: jax.tree.map(  # noqa: E731  (finished games stay put)
             lambda a, b: jnp.where(over.reshape(over.shape + (1,) * (a.ndim - 1)), b, a),
             new, old)
         obs, state = keep((nobs, nstate), (obs, state))
-        returns = returns + jnp.where(over, 0.0, reward)
-        return (obs, state, returns, over | ended), None
+        returns = returns + jnp.where(over, 0.0, reward[jnp.arange(num_games), seat])
+        return (obs, state, returns, over | jnp.all(term | trunc, axis=-1)), None
 
     carry = (obs, state, jnp.zeros((num_games,)), jnp.zeros((num_games,), bool))
     (_, _, returns, _), _ = jax.lax.scan(body, carry, jax.random.split(key,

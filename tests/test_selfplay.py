@@ -181,3 +181,54 @@ def test_mover_and_negamax_scores_on_a_tictactoe_position():
     np.testing.assert_allclose(two, [inf, inf, 1, inf, inf, 0.25, -1, -1, -1])
     with pytest.raises(ValueError, match="depth must be an int >= 1"):
         sp.negamax_scores(env, leaf, state, 0)
+
+
+def test_play_games_matches_a_game_by_game_reference_and_calls_each_side_on_its_turns():
+    """``play_games`` against the definition played one game at a time with the same keys
+    (random player vs the one-ply lookahead on tic-tac-toe): the same wins, draws and losses
+    per seat for any ``chunk``; with ``chunk=1`` each side is called exactly once per move it
+    makes (never for a finished game or the other side's turn)."""
+    from jaxmarl_lite.envs.tictactoe import TicTacToe
+
+    env, games, key = TicTacToe(), 6, jax.random.key(5)
+    calls = {}
+
+    def counted(name, side):
+        def play(params, state, obs, mask, k):
+            jax.debug.callback(lambda m: calls.__setitem__(name, calls.get(name, 0) + 1),
+                               sp.mover(mask))
+            return side(params, state, obs, mask, k)
+        return play
+
+    player, opponent = sp.random_player, sp.lookahead_player(env)
+    ply_key, reset_key = jax.random.split(key)
+    ply_keys = jax.random.split(ply_key, env.max_episode_steps)
+    step, moves = jax.jit(env.step_env), {"player": 0, "opponent": 0}
+    outcome = np.zeros((3, 2), int)  # wins, draws, losses x seat
+    for g, reset in enumerate(jax.random.split(reset_key, games)):
+        seat, total = int(g >= games // 2), 0.0
+        obs, state = env.reset(reset)
+        for t in range(env.max_episode_steps):
+            act_key, opp_key, step_key = jax.random.split(jax.random.split(ply_keys[t],
+                                                                           games)[g], 3)
+            mask = env.action_mask(state)
+            mine = int(sp.mover(mask)) == seat
+            moves["player" if mine else "opponent"] += 1
+            move = (player(None, state, obs, mask, act_key) if mine
+                    else opponent(None, state, obs, mask, opp_key))
+            obs, state, reward, term, trunc, _ = step(step_key, state, jnp.full((2,), move))
+            total += float(reward[seat])
+            if bool(jnp.all(term | trunc)):
+                break
+        outcome[0 if total > 0 else 1 if total == 0 else 2, seat] += 1
+    assert outcome[0].sum() and outcome[2].sum()  # both sides won games
+    for chunk in (1, 2, None):
+        calls.clear()
+        r = jax.jit(lambda k, c=chunk: sp.play_games(
+            env, counted("player", player), None, counted("opponent", opponent), None, k,
+            games, c))(key)
+        np.testing.assert_array_equal(np.stack([r.wins, r.draws, r.losses]), outcome)
+        if chunk == 1:
+            assert calls == moves
+    with pytest.raises(ValueError, match="chunk must be an int >= 1"):
+        sp.play_games(env, player, None, opponent, None, key, games, 0)

@@ -225,8 +225,8 @@ def decisive(env, depth: int, state, logits: jax.Array, value: jax.Array):
     a proven win keeps only its winning moves and is valued at the best; else moves proven
     to lose get a logit of -1e9, unless every legal move does (then the position is valued
     at the best of them)."""
-    scores = jax.vmap(lambda s: selfplay.negamax_scores(
-        env, lambda views: jnp.zeros(views.shape[0]), s, depth))(state)  # [B, A], -inf illegal
+    scores = jax.vmap(lambda s: selfplay.negamax_scores(  # [B, A], -inf illegal
+        env, selfplay.zero_value, s, depth))(state)
     legal = scores > -jnp.inf
     best = scores.max(-1)
     win, lost = best > 0, (best < 0) & legal.any(-1)

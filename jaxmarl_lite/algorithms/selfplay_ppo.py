@@ -22,10 +22,13 @@ With ``random_start_prob`` a game starts after a few uniformly random moves for 
 (exploring starts). With ``canonical_boards`` every player's view goes through
 :func:`~jaxmarl_lite.selfplay.canonical_view` (the env's ``symmetries()``: for tic-tac-toe
 the eight rotations and reflections), so the networks see one representative per class of
-symmetric positions and play them alike. The learner is evaluated greedily every ``eval_every``
-updates against a uniformly random player and a perfect minimax player
-(:func:`~jaxmarl_lite.envs.tictactoe_minimax.play_matches`, both seats). A trained agent
-can also play by searching a few moves ahead on its learned critic
+symmetric positions and play them alike. With ``exploiter_prob`` a second network, the
+*exploiter* (AlphaStar's main exploiter), trains by the same PPO only against the current
+learner, in its own ``num_envs`` games, and plays that share of the learner's policy-opponent
+games: a best response that keeps finding the lines the learner still loses. The learner
+is evaluated greedily every ``eval_every`` updates against a uniformly random player and a
+perfect minimax player (:func:`~jaxmarl_lite.envs.tictactoe_minimax.play_matches`, both
+seats). A trained agent can also play by searching a few moves ahead on its learned critic
 (:func:`make_policy` with ``lookahead``).
 
 The optimisation is PPO's (:func:`jaxmarl_lite.algorithms.ppo.learn`: clipped surrogate and
@@ -97,6 +100,14 @@ class Config(ppo.Config):
     """Most random moves before a random-start game (drawn uniformly from 1 to this)."""
     eval_games: int = 200
     """Greedy games (half per seat) against random and against minimax per evaluation."""
+    exploiter_prob: float = 0.0
+    """Share of the games against a policy opponent (not random) played against the
+    exploiter instead of the current parameters or a pool snapshot. 0: no exploiter (none is
+    trained); > 0 trains one, which doubles the decisions computed per update (its games are
+    not counted in ``total_timesteps``, the learner's budget)."""
+    exploiter_reset_every: int = 0
+    """Updates between restarts of the exploiter from fresh weights and optimiser state
+    (0: never), so that it looks for new weaknesses instead of only tracking the learner."""
     canonical_boards: bool = False
     """Play and learn on one canonical representative of each view under the game's
     symmetries (``env.symmetries()``; :func:`jaxmarl_lite.selfplay.canonical_view`): the
@@ -114,6 +125,8 @@ class Config(ppo.Config):
         self._require_unit("opponent_random_move_prob")
         self._require_unit("random_start_prob")
         self._require_positive("random_start_plies")
+        self._require_unit("exploiter_prob")
+        self._require_nonnegative("exploiter_reset_every")
         self._require(self.eval_games >= 2, "eval_games", ">= 2 (one game per seat)")
 
 
@@ -127,11 +140,21 @@ class Seat(NamedTuple):
     random_opponent: jax.Array  # [] bool: the opponent plays uniformly random legal moves
 
 
+class Exploiter(NamedTuple):
+    """The exploiter's network, optimiser state and own games (leading ``[num_envs]``),
+    every one against the current learner."""
+
+    params: ppo.Params
+    opt_state: Any
+    games: Seat
+
+
 class Carry(NamedTuple):
     params: ppo.Params
     opt_state: Any
     pool: selfplay.OpponentPool
     games: Seat  # leading [num_envs]
+    exploiter: Any  # Exploiter, or None without one (exploiter_prob == 0)
     key: jax.Array
     update_count: jax.Array
     env_steps: jax.Array
@@ -242,8 +265,8 @@ class Game(NamedTuple):
 
     view: Any  # (params, obs [D], mask [A]) -> (distribution, value [])
     learner_view: Any  # (games) -> learner's (network obs [D], mask [A], env action per choice [A])
-    new_games: Any  # (params, pool, games, start, key) -> (games, env steps taken [])
-    decision: Any  # (params, pool, games, key) -> (games, transition dict)
+    new_games: Any  # (params, pool, games, start, key, exploiter, rival) -> (games, env steps [])
+    decision: Any  # (params, pool, games, key, exploiter, rival) -> (games, transition dict)
 
 
 def make_game(config: Config, env) -> Game:
@@ -292,15 +315,24 @@ def make_game(config: Config, env) -> Game:
 
         return jax.lax.fori_loop(0, config.random_start_plies, ply, (obs, state))
 
-    def new_games(params, pool, games: Seat, start, key):
+    def new_games(params, pool, games: Seat, start, key, exploiter=None, rival=None):
         """Where ``start``: a fresh seat and opponent, with ``random_start_prob`` a few random
-        moves first; then the opponent moves if it is not the learner's turn."""
+        moves first; then the opponent moves if it is not the learner's turn. The opponent
+        is ``rival`` in every game if given (the exploiter's games: the learner's
+        parameters), else random, the current parameters, a pool snapshot or, with
+        probability ``exploiter_prob`` among the policy opponents, ``exploiter``."""
         seat_key, opp_key, rand_key, open_key = jax.random.split(key, 4)
         seat = jnp.where(start, jax.random.bernoulli(seat_key).astype(jnp.int32), games.seat)
-        chosen, _ = selfplay.choose_opponent(pool, params, opp_key, config.self_play_prob)
-        random_opponent = jnp.where(
-            start, jax.random.bernoulli(rand_key, config.random_opponent_prob),
-            games.random_opponent)
+        if rival is not None:
+            chosen = rival
+        else:
+            chosen, _ = selfplay.choose_opponent(pool, params, opp_key, config.self_play_prob)
+            if exploiter is not None:  # own key stream: the default's keys stay as they were
+                coin = jax.random.bernoulli(jax.random.fold_in(key, 2), config.exploiter_prob)
+                chosen = _select(coin, exploiter, chosen)
+        random_opponent = (jax.random.bernoulli(rand_key, config.random_opponent_prob)
+                           & (rival is None))
+        random_opponent = jnp.where(start, random_opponent, games.random_opponent)
         obs, state, plies = games.obs, games.state, jnp.zeros((), jnp.int32)
         if config.random_start_prob > 0:  # own key stream: the default's keys stay as they were
             coin_key, count_key, plies_key = jax.random.split(jax.random.fold_in(key, 1), 3)
@@ -314,8 +346,9 @@ def make_game(config: Config, env) -> Game:
         obs, state = _select(opens, (obs, state), (games.obs, games.state))
         return games._replace(obs=obs, state=state), plies + opens.astype(jnp.int32)
 
-    def decision(params, pool, games: Seat, key):
-        """One learner decision in one env -> (games, transition dict)."""
+    def decision(params, pool, games: Seat, key, exploiter=None, rival=None):
+        """One learner decision in one env -> (games, transition dict); ``exploiter`` and
+        ``rival`` choose new games' opponents as in ``new_games``."""
         act_key, step_key, reply_key, new_key = jax.random.split(key, 4)
         seat = games.seat
         obs, mask, cells = learner_view(games)
@@ -331,7 +364,7 @@ def make_game(config: Config, env) -> Game:
         reward = r1[games.seat] + jnp.where(reply, r2[games.seat], 0.0)
         done = ended | (reply & ended2)
         games, start_steps = new_games(params, pool, games._replace(obs=obs1, state=state1),
-                                       done, new_key)
+                                       done, new_key, exploiter, rival)
         steps = 1 + reply.astype(jnp.int32) + start_steps
         return games, dict(obs=obs, mask=mask, action=action.astype(jnp.int32),
                            log_prob=log_prob, value=value, reward=reward, done=done,
@@ -368,18 +401,31 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
     game = make_game(config, env)
     view, learner_view, new_games, decision = game
 
-    def init(key) -> Carry:
-        key, ka, kc, kr, kg = jax.random.split(key, 5)
-        params = _init_params(config, env, nets, ka, kc)
-        pool = selfplay.init_pool(params, config.pool_size)
-        obs, state = jax.vmap(env.reset)(jax.random.split(kr, config.num_envs))
+    def start_games(params, pool, reset_key, games_key, exploiter=None, rival=None) -> Seat:
+        """``num_envs`` fresh games, opponents as in ``new_games``."""
+        obs, state = jax.vmap(env.reset)(jax.random.split(reset_key, config.num_envs))
         opponents = jax.tree.map(lambda x: jnp.broadcast_to(x, (config.num_envs,) + x.shape),
                                  params)
         blank = Seat(obs, state, jnp.zeros((config.num_envs,), jnp.int32), opponents,
                      jnp.zeros((config.num_envs,), bool))
-        games, _ = jax.vmap(new_games, in_axes=(None, None, 0, None, 0))(
-            params, pool, blank, True, jax.random.split(kg, config.num_envs))
-        return Carry(params, optimizer.init(params), pool, games, key,
+        return jax.vmap(lambda g, k: new_games(params, pool, g, True, k, exploiter, rival)[0])(
+            blank, jax.random.split(games_key, config.num_envs))
+
+    def new_exploiter(learner, pool, key) -> Exploiter:
+        """Fresh exploiter weights and optimiser state, and games against ``learner``."""
+        actor_key, critic_key, reset_key, games_key = jax.random.split(key, 4)
+        params = _init_params(config, env, nets, actor_key, critic_key)
+        return Exploiter(params, optimizer.init(params),
+                         start_games(learner, pool, reset_key, games_key, rival=learner))
+
+    def init(key) -> Carry:
+        key, ka, kc, kr, kg = jax.random.split(key, 5)
+        params = _init_params(config, env, nets, ka, kc)
+        pool = selfplay.init_pool(params, config.pool_size)
+        exploiter = (new_exploiter(params, pool, jax.random.fold_in(kg, 1))
+                     if config.exploiter_prob > 0 else None)
+        games = start_games(params, pool, kr, kg, None if exploiter is None else exploiter.params)
+        return Carry(params, optimizer.init(params), pool, games, exploiter, key,
                      jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
                      jnp.full((4,), jnp.nan, jnp.float32), initial_values(config, hyper))
 
@@ -391,18 +437,19 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         return jnp.stack([rand.wins.sum() / n, rand.losses.sum() / n,
                           perfect.draws.sum() / n, perfect.losses.sum() / n]).astype(jnp.float32)
 
-    def update(c: Carry):
-        key, roll_key, learn_key, eval_key = jax.random.split(c.key, 4)
-        step = jax.vmap(decision, in_axes=(None, None, 0, 0))
+    def play_and_learn(params, opt_state, games: Seat, pool, hyper, count, roll_key,
+                       learn_key, exploiter=None, rival=None):
+        """``num_steps`` decisions in every game (opponents as in ``new_games``), GAE and
+        PPO's epochs -> (params, opt_state, games, transitions, [3] losses)."""
+        hp = HyperView(config, hyper)
+        step = jax.vmap(lambda g, k: decision(params, pool, g, k, exploiter, rival))
 
         def scan_step(games, key):
-            return data_parallel(step(c.params, c.pool, games,
-                                      jax.random.split(key, config.num_envs)))
+            return data_parallel(step(games, jax.random.split(key, config.num_envs)))
 
-        games, tr = jax.lax.scan(scan_step, c.games,
+        games, tr = jax.lax.scan(scan_step, games,
                                  jax.random.split(roll_key, config.num_steps))
-        hp = HyperView(config, c.hyper)
-        last_value = jax.vmap(lambda g: view(c.params, *learner_view(g)[:2])[1])(games)
+        last_value = jax.vmap(lambda g: view(params, *learner_view(g)[:2])[1])(games)
         next_values = jnp.concatenate([tr["value"][1:], last_value[None]], 0)
         adv, targets = gae(tr["reward"], tr["value"], next_values, tr["done"], tr["done"],
                            hp.gamma, hp.gae_lambda)
@@ -414,25 +461,50 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
                           jnp.zeros((config.num_steps, config.num_envs), bool),
                           ppo.Hidden(h0, h0))
         params, opt_state, aux = ppo.learn(
-            c.params, c.opt_state, batch, learn_key, nets=nets, optimizer=optimizer,
-            ent_coef=ppo.entropy_weight(hp, c.update_count, num_updates), hyper=c.hyper)
+            params, opt_state, batch, learn_key, nets=nets, optimizer=optimizer,
+            ent_coef=ppo.entropy_weight(hp, count, num_updates), hyper=hyper)
+        return params, opt_state, games, tr, aux.reshape(-1, 3).mean(0)
+
+    def outcomes(tr):
+        """Shares of the games finished in a rollout that the learner won, drew, lost."""
+        done = tr["done"].astype(jnp.float32)
+        games_done = jnp.maximum(done.sum(), 1.0)
+        return [(done * cond).sum() / games_done
+                for cond in (tr["reward"] > 0, tr["reward"] == 0, tr["reward"] < 0)]
+
+    def update(c: Carry):
+        key, roll_key, learn_key, eval_key = jax.random.split(c.key, 4)
+        x = c.exploiter
+        params, opt_state, games, tr, aux = play_and_learn(
+            c.params, c.opt_state, c.games, c.pool, c.hyper, c.update_count, roll_key, learn_key,
+            exploiter=None if x is None else x.params)
         count = c.update_count + 1
         pool = selfplay.add_if(c.pool, params, count % config.snapshot_every == 0)
+        extra = {}
+        if x is not None:  # the exploiter plays and learns against the learner it faced
+            x_roll, x_learn, x_new = jax.random.split(jax.random.fold_in(c.key, 1), 3)
+            x_params, x_opt, x_games, x_tr, _ = play_and_learn(
+                x.params, x.opt_state, x.games, c.pool, c.hyper, c.update_count, x_roll, x_learn,
+                rival=c.params)
+            x = Exploiter(x_params, x_opt, x_games)
+            if config.exploiter_reset_every:
+                x = jax.lax.cond(count % config.exploiter_reset_every == 0,
+                                 lambda _: new_exploiter(params, pool, x_new), lambda _: x, None)
+            x_win, _, x_loss = outcomes(x_tr)
+            extra = dict(exploiter_win_rate=x_win, exploiter_loss_rate=x_loss)
         evals = jax.lax.cond((count % config.eval_every == 0) | (count == num_updates),
                              lambda _: evaluate(params, eval_key), lambda _: c.evals, None)
         done = tr["done"].astype(jnp.float32)
-        games_done = jnp.maximum(done.sum(), 1.0)
-        outcome = lambda cond: (done * cond).sum() / games_done  # noqa: E731
+        win, draw, loss = outcomes(tr)
         env_steps = c.env_steps + tr["env_steps"].sum()
-        aux = aux.reshape(-1, 3).mean(0)
         metrics = dict(env_steps=env_steps.astype(jnp.float32),
-                       episode_return=(tr["reward"] * done).sum() / games_done,
-                       win_rate=outcome(tr["reward"] > 0), draw_rate=outcome(tr["reward"] == 0),
-                       loss_rate=outcome(tr["reward"] < 0), eval_return=evals[0] - evals[1],
+                       episode_return=(tr["reward"] * done).sum() / jnp.maximum(done.sum(), 1.0),
+                       win_rate=win, draw_rate=draw, loss_rate=loss,
+                       eval_return=evals[0] - evals[1],
                        eval_win_random=evals[0], eval_loss_random=evals[1],
                        eval_draw_minimax=evals[2], eval_loss_minimax=evals[3],
-                       value_loss=aux[0], actor_loss=aux[1], entropy=aux[2])
-        return Carry(params, opt_state, pool, games, key, count, env_steps, evals,
+                       value_loss=aux[0], actor_loss=aux[1], entropy=aux[2], **extra)
+        return Carry(params, opt_state, pool, games, x, key, count, env_steps, evals,
                      c.hyper), metrics
 
     return TrainStages(init, update, num_updates)
@@ -457,3 +529,7 @@ PRESETS: dict[str, Config] = {
     # A short run for tests and smoke checks.
     "quick": Config(total_timesteps=64 * 16 * 40, eval_every=20, eval_games=100),
 }
+# The same with an exploiter (a quarter of the policy-opponent games, restarted every 1000 of
+# the 5859 updates); screened on keys 20-23 (docs/algorithms.md).
+PRESETS["tictactoe_exploiter"] = PRESETS["tictactoe"].replace(exploiter_prob=0.25,
+                                                              exploiter_reset_every=1000)

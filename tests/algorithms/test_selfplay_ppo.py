@@ -4,6 +4,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jaxmarl_lite as jl
@@ -124,6 +125,55 @@ def test_greedy_opponents_play_their_most_likely_move():
     assert len(openings[False]) >= 4, openings[False]
 
 
+def test_exploiter_and_rival_opponents():
+    """``exploiter_prob=1``: every game's opponent is the exploiter (a random player where
+    the game is a random-opponent one, as before); 0: none is. A ``rival`` (the exploiter's
+    own games) is the opponent of every game, never a random player."""
+    n = 64
+    params, pool, games = _blank_games_against_first_empty_cell(n)
+    other = jax.tree.map(lambda x: x + 1.0, params)
+    mix = QUICK.replace(random_opponent_prob=0.5)
+
+    def start(config, **opponents):
+        game = sp.make_game(config, ENV)
+        return jax.jit(jax.vmap(lambda g, k: game.new_games(params, pool, g, True, k,
+                                                            **opponents)[0]))(
+            games, jax.random.split(jax.random.key(2), n))
+
+    def faces_other(started):  # [n] bool: the game's opponent is ``other``
+        return np.asarray(started.opponent.log_std == other.log_std[None]).all(-1)
+
+    always = start(mix.replace(exploiter_prob=1.0), exploiter=other)
+    random_games = np.asarray(always.random_opponent)
+    assert 10 < random_games.sum() < n - 10
+    assert faces_other(always).all()
+    assert not faces_other(start(mix, exploiter=other)).any()
+    rival = start(mix, rival=other)
+    assert faces_other(rival).all() and not np.asarray(rival.random_opponent).any()
+
+
+def test_exploiter_trains_against_the_learner_and_restarts(trained):
+    """Three updates with an exploiter restarted every 2: it has its own network, optimiser
+    and games, and learned once since its restart (its optimiser counts one update's
+    steps); its win and loss rates against the learner are reported. Without one (the
+    ``trained`` fixture) the carry and metrics hold nothing of it."""
+    _, plain = trained
+    assert plain.carry.exploiter is None and "exploiter_win_rate" not in plain.metrics
+    config = QUICK.replace(total_timesteps=64 * 16 * 3, eval_every=2, exploiter_prob=0.5,
+                           exploiter_reset_every=2)
+    out = jax.jit(sp.make_train(config, ENV))(jax.random.key(0))
+    rates = np.asarray(out.metrics["exploiter_win_rate"]) + np.asarray(
+        out.metrics["exploiter_loss_rate"])
+    assert ((rates > 0) & (rates <= 1)).all(), rates
+    steps = config.update_epochs * config.num_minibatches  # optimiser steps per update
+
+    def counts(opt_state):
+        return {int(c) for _, c in optax.tree_utils.tree_get_all_with_path(opt_state, "count")}
+
+    assert counts(out.carry.exploiter.opt_state) == {steps}
+    assert counts(out.carry.opt_state) == {3 * steps}
+
+
 def test_random_start_positions():
     """``random_start_prob=1``: every game starts after 1 to ``random_start_plies`` random
     moves, then the (first-empty-cell) opponent moves if it is not the learner's turn: the
@@ -167,6 +217,10 @@ def test_config_validation():
         sp.Config(random_start_prob=2.0)
     with pytest.raises(ValueError, match="random_start_plies"):
         sp.Config(random_start_plies=0)
+    with pytest.raises(ValueError, match="exploiter_prob must be in"):
+        sp.Config(exploiter_prob=1.5)
+    with pytest.raises(ValueError, match="exploiter_reset_every must be >= 0"):
+        sp.Config(exploiter_reset_every=-1)
     with pytest.raises(ValueError, match="two-player"):
         sp.make_stages(QUICK, jl.make("grid_meet"))
 
