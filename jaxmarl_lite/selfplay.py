@@ -76,9 +76,17 @@ def add(pool: OpponentPool, params: Params) -> OpponentPool:
     )
 
 
+def tree_where(cond: jax.Array, new: Any, old: Any) -> Any:
+    """Leaf by leaf ``new`` where ``cond`` holds, else ``old``; ``cond`` (a bool, or a batch
+    ``[G]`` of them) applies along the leaves' leading axes (e.g. per game)."""
+    cond = jnp.asarray(cond)
+    return jax.tree.map(lambda a, b: jnp.where(
+        cond.reshape(cond.shape + (1,) * (jnp.ndim(a) - cond.ndim)), a, b), new, old)
+
+
 def add_if(pool: OpponentPool, params: Params, cond: jax.Array) -> OpponentPool:
     """:func:`add` when ``cond`` (a traced bool) holds, else the pool unchanged."""
-    return jax.tree.map(lambda new, old: jnp.where(cond, new, old), add(pool, params), pool)
+    return tree_where(cond, add(pool, params), pool)
 
 
 def sample_index(pool: OpponentPool, key: jax.Array) -> jax.Array:
@@ -104,7 +112,7 @@ def choose_opponent(
     key_coin, key_slot = jax.random.split(key)
     is_self = (jax.random.uniform(key_coin) < self_play_prob) | (pool.count == 0)
     past = sample(pool, key_slot)
-    return jax.tree.map(lambda c, p: jnp.where(is_self, c, p), current, past), is_self
+    return tree_where(is_self, current, past), is_self
 
 
 def choose_opponents(
@@ -329,10 +337,7 @@ def play_games(env, player: Player, params, opponent: Player, opponent_params,
                                   keys[:, 1]))
         nobs, nstate, reward, term, trunc, _ = jax.vmap(env.step_env)(
             keys[:, 2], state, jnp.broadcast_to(move[:, None], (num_games, env.num_agents)))
-        keep = lambda new, old: jax.tree.map(  # noqa: E731  (finished games stay put)
-            lambda a, b: jnp.where(over.reshape(over.shape + (1,) * (a.ndim - 1)), b, a),
-            new, old)
-        obs, state = keep((nobs, nstate), (obs, state))
+        obs, state = tree_where(over, (obs, state), (nobs, nstate))  # finished stay put
         returns = returns + jnp.where(over, 0.0, reward[jnp.arange(num_games), seat])
         return (obs, state, returns, over | jnp.all(term | trunc, axis=-1)), None
 

@@ -50,6 +50,19 @@ def test_add_if_inside_scan():
     np.testing.assert_array_equal(pool.params["w"][:5, 0, 0], [0, 3, 6, 9, 0])
 
 
+def test_tree_where_applies_a_scalar_or_per_game_condition_along_leading_axes():
+    new = {"board": jnp.ones((3, 2, 2)), "turn": jnp.ones((3,), jnp.int32)}
+    old = jax.tree.map(jnp.zeros_like, new)
+    per_game = sp.tree_where(jnp.array([True, False, True]), new, old)
+    np.testing.assert_array_equal(per_game["board"].sum(axis=(1, 2)), [4, 0, 4])
+    np.testing.assert_array_equal(per_game["turn"], [1, 0, 1])
+    assert jax.tree.map(lambda x: x.dtype, per_game) == jax.tree.map(lambda x: x.dtype, new)
+    for cond, total in ((True, 15), (False, 0)):  # a Python bool or a traced scalar
+        picked = jax.jit(sp.tree_where)(jnp.asarray(cond), new, old)
+        assert sum(float(x.sum()) for x in jax.tree.leaves(picked)) == total
+        assert sum(float(x.sum()) for x in jax.tree.leaves(sp.tree_where(cond, new, old))) == total
+
+
 def test_sampling_only_filled_slots_uniformly():
     pool = sp.init_pool(snapshot(-1.0), 5)
     for v in (10.0, 20.0, 30.0):

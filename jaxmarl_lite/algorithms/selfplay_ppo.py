@@ -162,10 +162,6 @@ class Carry(NamedTuple):
     hyper: Dict[str, jax.Array]  # carried tunable values ({} for a plain config)
 
 
-def _select(cond, new, old):
-    return jax.tree.map(lambda a, b: jnp.where(cond, a, b), new, old)
-
-
 class BatchNets(NamedTuple):
     """The feed-forward networks on a batch of ``B`` views (no hidden state carried)."""
 
@@ -311,7 +307,7 @@ def make_game(config: Config, env) -> Game:
             mask = env.action_mask(state)
             move = random_legal(move_key, mask[selfplay.mover(mask)])
             nxt = env.step(step_key, state, jnp.full((2,), move))[:2]
-            return _select(i < count, nxt, (obs, state))
+            return selfplay.tree_where(i < count, nxt, (obs, state))
 
         return jax.lax.fori_loop(0, config.random_start_plies, ply, (obs, state))
 
@@ -329,7 +325,7 @@ def make_game(config: Config, env) -> Game:
             chosen, _ = selfplay.choose_opponent(pool, params, opp_key, config.self_play_prob)
             if exploiter is not None:  # own key stream: the default's keys stay as they were
                 coin = jax.random.bernoulli(jax.random.fold_in(key, 2), config.exploiter_prob)
-                chosen = _select(coin, exploiter, chosen)
+                chosen = selfplay.tree_where(coin, exploiter, chosen)
         random_opponent = (jax.random.bernoulli(rand_key, config.random_opponent_prob)
                            & (rival is None))
         random_opponent = jnp.where(start, random_opponent, games.random_opponent)
@@ -340,10 +336,11 @@ def make_game(config: Config, env) -> Game:
             plies = jnp.where(start & jax.random.bernoulli(coin_key, config.random_start_prob),
                               count, 0)
             obs, state = random_plies(obs, state, plies, plies_key)
-        games = Seat(obs, state, seat, _select(start, chosen, games.opponent), random_opponent)
+        games = Seat(obs, state, seat, selfplay.tree_where(start, chosen, games.opponent),
+                     random_opponent)
         obs, state, _, _ = opponent_turn(games, obs, state, open_key)
         opens = start & (selfplay.mover(env.action_mask(games.state)) != seat)
-        obs, state = _select(opens, (obs, state), (games.obs, games.state))
+        obs, state = selfplay.tree_where(opens, (obs, state), (games.obs, games.state))
         return games._replace(obs=obs, state=state), plies + opens.astype(jnp.int32)
 
     def decision(params, pool, games: Seat, key, exploiter=None, rival=None):
@@ -360,7 +357,7 @@ def make_game(config: Config, env) -> Game:
         ended = jnp.all(term | trunc)
         obs2, state2, r2, ended2 = opponent_turn(games, obs1, state1, reply_key)
         reply = ~ended
-        obs1, state1 = _select(reply, (obs2, state2), (obs1, state1))
+        obs1, state1 = selfplay.tree_where(reply, (obs2, state2), (obs1, state1))
         reward = r1[games.seat] + jnp.where(reply, r2[games.seat], 0.0)
         done = ended | (reply & ended2)
         games, start_steps = new_games(params, pool, games._replace(obs=obs1, state=state1),
@@ -466,11 +463,12 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
         return params, opt_state, games, tr, aux.reshape(-1, 3).mean(0)
 
     def outcomes(tr):
-        """Shares of the games finished in a rollout that the learner won, drew, lost."""
+        """Shares of the games finished in a rollout that the learner won, drew, lost, and
+        their mean return."""
         done = tr["done"].astype(jnp.float32)
         games_done = jnp.maximum(done.sum(), 1.0)
-        return [(done * cond).sum() / games_done
-                for cond in (tr["reward"] > 0, tr["reward"] == 0, tr["reward"] < 0)]
+        return [(done * x).sum() / games_done
+                for x in (tr["reward"] > 0, tr["reward"] == 0, tr["reward"] < 0, tr["reward"])]
 
     def update(c: Carry):
         key, roll_key, learn_key, eval_key = jax.random.split(c.key, 4)
@@ -490,15 +488,14 @@ def make_stages(config: Config, env, hyper: Sequence[str] = ()) -> TrainStages:
             if config.exploiter_reset_every:
                 x = jax.lax.cond(count % config.exploiter_reset_every == 0,
                                  lambda _: new_exploiter(params, pool, x_new), lambda _: x, None)
-            x_win, _, x_loss = outcomes(x_tr)
+            x_win, _, x_loss, _ = outcomes(x_tr)
             extra = dict(exploiter_win_rate=x_win, exploiter_loss_rate=x_loss)
         evals = jax.lax.cond((count % config.eval_every == 0) | (count == num_updates),
                              lambda _: evaluate(params, eval_key), lambda _: c.evals, None)
-        done = tr["done"].astype(jnp.float32)
-        win, draw, loss = outcomes(tr)
+        win, draw, loss, episode_return = outcomes(tr)
         env_steps = c.env_steps + tr["env_steps"].sum()
         metrics = dict(env_steps=env_steps.astype(jnp.float32),
-                       episode_return=(tr["reward"] * done).sum() / jnp.maximum(done.sum(), 1.0),
+                       episode_return=episode_return,
                        win_rate=win, draw_rate=draw, loss_rate=loss,
                        eval_return=evals[0] - evals[1],
                        eval_win_random=evals[0], eval_loss_random=evals[1],
