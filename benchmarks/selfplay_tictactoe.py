@@ -60,7 +60,7 @@ def main():
     args = parser.parse_args()
     env = jl.make("tictactoe")
     cfg = selfplay_ppo.PRESETS[args.preset]
-    name = "selfplay_tictactoe" + ("" if args.preset == "tictactoe" else f"_{args.preset}")
+    results_name = "selfplay_tictactoe" + ("" if args.preset == "tictactoe" else f"_{args.preset}")
     if args.steps:
         cfg = cfg.replace(total_timesteps=args.steps)
     stages = selfplay_ppo.make_stages(cfg, env)
@@ -109,7 +109,7 @@ def main():
     if "exploiter_win_rate" in out.metrics:  # its games against the learner, in training
         curves["exploiter's wins against the learner"] = (
             np.asarray(out.metrics["env_steps"][0]), np.asarray(out.metrics["exploiter_win_rate"]))
-    plot_curves(curves, RESULTS / f"{name}.png", ylabel="share of games",
+    plot_curves(curves, RESULTS / f"{results_name}.png", ylabel="share of games",
                 title=f"tic-tac-toe self-play PPO ({len(seeds)} seeds)")
     table = markdown_table(["policy", "play"] + EXHAUSTIVE_HEADER + [
                             "0 lost lines", f"vs random W/D/L ({args.games_random} games)",
@@ -136,10 +136,10 @@ def main():
           f"{'' if cfg.ent_coef_final is None else f' annealed linearly to {cfg.ent_coef_final}'}"
           f", canonical boards "
           f"{cfg.canonical_boards}, random opponent moves {cfg.opponent_random_move_prob}, "
-          f"exploiter share {cfg.exploiter_prob}{restarts}. Curves: `{name}.png`.\n\n"
+          f"exploiter share {cfg.exploiter_prob}{restarts}. Curves: `{results_name}.png`.\n\n"
           f"Reproduce: `{' '.join(['python benchmarks/selfplay_tictactoe.py'] + sys.argv[1:])}`\n")
     print(md)
-    write_result(name, dict(seeds=seeds, seconds=seconds, lookahead=args.lookahead,
+    write_result(results_name, dict(seeds=seeds, seconds=seconds, lookahead=args.lookahead,
                             config=cfg.to_dict(), results=record), md)
 
 
