@@ -13,9 +13,10 @@ seats on every seed; network alone, on at least 6 of 8.
 Connect four (``--game connect_four``, ``pip install "jaxmarl-lite[pgx]"``): trains the
 seeds with the ``connect_four`` preset, then plays ``--games`` games per opponent (half per
 seat) against a uniformly random player and the one-ply lookahead player (wins at once where
-it can), network alone and with search, each seed's untrained network beside it. Targets: >= 99% wins against random and >= 90%
-against the lookahead, in both seats. ``--curve-every N`` keeps the parameters every ``N``
-updates and judges the search on them too, for the search's curve beside the network's.
+it can), network alone and with search, each seed's untrained network beside it. Targets:
+>= 99% wins against random and >= 90% against the lookahead, in both seats.
+``--curve-every N`` keeps the parameters every ``N`` updates and judges the search on them
+too, for the search's curve beside the network's.
 
     python benchmarks/selfplay_search.py --game tictactoe
     python benchmarks/selfplay_search.py --game connect_four --seeds 0-7 --play-depth 3
@@ -104,7 +105,8 @@ def tictactoe(args, cfg, env, seeds, stages, trained, placement):
             lines = exhaustive_eval(policy_moves(policy, params, jax.random.key(0)))
             zero = all(s.lost_any == 0 for s in lines)
             solved[label] += zero
-            rows.append([f"key {seed}", label] + exhaustive_cells(lines) + ["yes" if zero else "no"])
+            rows.append([f"key {seed}", label] + exhaustive_cells(lines)
+                        + ["yes" if zero else "no"])
             record.append(dict(seed=seed, play=label, simulations=sims,
                                seats=[s._asdict() for s in lines], no_lost_line=zero))
     header = ["policy", "play"] + EXHAUSTIVE_HEADER + ["0 lost lines"]
