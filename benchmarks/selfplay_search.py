@@ -76,17 +76,19 @@ def train(cfg, env, seeds, every=0):
             compile_s, time.perf_counter() - t0, placement)
 
 
-def play_seeds(env, player, opponent, params, seeds, games, placement):
-    """``play_games`` for every seed's parameters (``[S, ...]`` leaves), seed by seed, round
-    robin over the devices: the calls return at once, so the devices play side by side (4x
-    faster here than one program vmapped over the seeds, whose game loops run to the slowest
-    seed on each device). Game keys ``1000 + seed``. Returns one ``MatchResult`` per seed."""
+def play_seeds(env, player, opponent, param_sets, seeds, games, placement):
+    """``play_games`` for every seed of each parameter set in ``param_sets`` (``[S, ...]``
+    leaves each; one compiled judge for all), seed by seed, round robin over the devices:
+    the calls return at once, so the devices play side by side (4x faster here than one
+    program vmapped over the seeds, whose game loops run to the slowest seed on each
+    device). Game keys ``1000 + seed``. Returns, per set, one ``MatchResult`` per seed."""
     devices = placement.mesh.devices.flatten()
     judge = jax.jit(lambda p, k: selfplay.play_games(env, player, p, opponent, (), k, games,
                                                      max(1, games // 8)))
     on = lambda i, x: jax.device_put(x, devices[i % len(devices)])  # noqa: E731
-    return jax.device_get([judge(on(i, jax.tree.map(lambda x: x[i], params)),
-                                 on(i, jax.random.key(1000 + s))) for i, s in enumerate(seeds)])
+    return jax.device_get([[judge(on(i, jax.tree.map(lambda x: x[i], params)),
+                                  on(i, jax.random.key(1000 + s))) for i, s in enumerate(seeds)]
+                           for params in param_sets])
 
 
 def tictactoe(args, cfg, env, seeds, stages, trained, placement):
@@ -127,9 +129,10 @@ def connect_four(args, cfg, env, seeds, stages, trained, placement):
     for sims, label in plays:
         player = az.make_player(args.play_config if sims else cfg, env, sims)
         met[label] = base[label] = 0
-        for kind, params in (("untrained", untrained), ("trained", trained)):
-            results = {name: play_seeds(env, player, opp, params, seeds, args.games, placement)
-                       for name, opp in opponents}
+        by_opponent = {name: play_seeds(env, player, opp, (untrained, trained), seeds,
+                                        args.games, placement) for name, opp in opponents}
+        for k, kind in enumerate(("untrained", "trained")):
+            results = {name: sets[k] for name, sets in by_opponent.items()}
             for i, seed in enumerate(seeds):
                 cells, entry = [], dict(seed=seed, play=label, simulations=sims, params=kind)
                 ok = True
@@ -256,9 +259,9 @@ def main():
                             env_steps=metrics["env_steps"][:, updates - 1].tolist())
         for opp_name, opp in (("lookahead", selfplay.lookahead_player(env)),
                               ("random", selfplay.random_player)):
-            lost = np.array([[float(r.losses.sum()) / args.games for r in play_seeds(
-                env, player, opp, p, seeds, args.games, placement)]
-                for p in snapshots["params"]]).T  # [S, snapshots]
+            lost = np.array([[float(r.losses.sum()) / args.games for r in per_seed]
+                             for per_seed in play_seeds(env, player, opp, snapshots["params"],
+                                                        seeds, args.games, placement)]).T
             search_curve[f"loss_rate_{opp_name}"] = lost.tolist()
             curves[f"loss rate vs {opp_name} (search, {sims} simulations)"] = (
                 metrics["env_steps"][0, updates - 1], lost)
