@@ -1,9 +1,11 @@
 """Shared helpers for the benchmark scripts: timing compiled calls and recording results."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -293,6 +295,24 @@ def qr_free_orthogonal_init() -> None:
     proxy = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real) if not k.startswith("__")})
     proxy.qr, proxy.qr_free = qr, True
     random_core.jnp_linalg = proxy
+
+
+def reproduce_command(script: str, jaxmarl_path=None) -> str:
+    """The command line this benchmark ran with (``sys.argv``), a JaxMARL checkout's path
+    shown as ``<JaxMARL checkout>``, for a results file's "Reproduce" line."""
+    import sys
+
+    args = ["<JaxMARL checkout>" if jaxmarl_path is not None and a == str(jaxmarl_path) else a
+            for a in sys.argv[1:]]
+    return " ".join(["PYTHONPATH=. python", f"benchmarks/{script}", *args])
+
+
+def results_name(text: str) -> str:
+    """``argparse`` type of a results file name under ``benchmarks/results`` (no folders)."""
+    if not re.fullmatch(r"[\w.-]+", text):
+        raise argparse.ArgumentTypeError(
+            f"a file name (letters, digits, _ . -), got {text!r}")
+    return text
 
 
 def parse_seeds(text: str) -> list:

@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_utils import (load_jaxmarl_baseline, markdown_table, placement_label,  # noqa: E402
-                         prepare_compiled, prepare_placed, ratio_cells, side_by_side,
-                         write_result)
+                         prepare_compiled, prepare_placed, ratio_cells, reproduce_command,
+                         results_name, side_by_side, write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite import parallel  # noqa: E402
@@ -106,6 +106,8 @@ def main():
                         help="our devices (default: one CPU device per core; 1 turns it off)")
     parser.add_argument("--repeats", type=int, default=2,
                         help="timed runs per side, alternating ours / JaxMARL; best counts")
+    parser.add_argument("--name", type=results_name, default="compare_ql_speed",
+                        help="results file name in benchmarks/results")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
@@ -128,10 +130,11 @@ def main():
         table = markdown_table(["algo", "seeds", "num_envs", "steps/seed", "our placement",
                                 "jaxmarl-lite env-steps/s", "JaxMARL env-steps/s", "ratio",
                                 "compile s (ours / JaxMARL)"], rows)
-        write_result("compare_ql_speed",  # after every row, so a cut-off run keeps its rows
+        write_result(args.name,  # after every row, so a cut-off run keeps its rows
                      {"runs": records, "args": {k: str(v) for k, v in vars(args).items()}},
                      "# Q-learning training-loop speed (simple_spread, ql_rnn_mpe settings)\n\n"
-                     + table)
+                     + table + "\nReproduce: "
+                     f"`{reproduce_command('compare_ql_speed.py', args.jaxmarl)}`\n")
     print(table)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import re
 import sys
 import time
 from pathlib import Path
@@ -41,7 +40,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench_utils import (EXHAUSTIVE_HEADER, RESULTS, exhaustive_cells, machine_info,  # noqa: E402
-                         markdown_table, parse_seeds, placement_label, write_result)
+                         markdown_table, parse_seeds, placement_label, results_name,
+                         write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite import selfplay  # noqa: E402
@@ -182,7 +182,7 @@ def main():
                         help="connect four: keep the parameters every N updates and judge "
                              "the search (first --play-sims) at each, --games per opponent, "
                              "for its curve")
-    parser.add_argument("--results-name", default=None,
+    parser.add_argument("--results-name", type=results_name, default=None,
                         help="results file name in benchmarks/results (default "
                              "selfplay_search_<game>)")
     args = parser.parse_args()
@@ -198,9 +198,6 @@ def main():
                                          or args.load_params is not None):
         parser.error("--curve-every: a number of updates >= 1, for training --game "
                      "connect_four (a --load-params file judges the snapshots it has)")
-    if args.results_name is not None and not re.fullmatch(r"[\w.-]+", args.results_name):
-        parser.error(f"--results-name: a file name (letters, digits, _ . -), got "
-                     f"{args.results_name!r}")
     args.seeds = "0-7,100-107" if args.seeds is None else args.seeds
     if args.game == "tictactoe":
         env = jl.make("tictactoe")
