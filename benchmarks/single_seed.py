@@ -27,7 +27,7 @@ parallel.use_cpu_devices(1)  # before JAX starts: one seed on one device, both s
 import jax  # noqa: E402
 
 from bench_utils import (markdown_table, prepare_compiled, prepare_placed,  # noqa: E402
-                         results_name, side_by_side, write_result)
+                         reproduce_command, results_name, side_by_side, write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite.algorithms import get  # noqa: E402
@@ -96,12 +96,12 @@ def main():
         print(rows[-1], flush=True)
     table = markdown_table(["loop (1 seed, 1 CPU device)", "env steps", "unbatched (CLI)",
                             "jax.vmap(train), 1 key", "ratio"], rows)
-    command = "python benchmarks/single_seed.py " + " ".join(sys.argv[1:])
+    command = reproduce_command("single_seed.py")
     md = (f"# One seed: unbatched update vs a size-1 vmap\n\n{table}\n\nEnv-steps/s, best of "
           f"{args.repeats} alternating runs per side after compiling both. "
-          f"Reproduce: `{command.strip()}`\n")
+          f"Reproduce: `{command}`\n")
     print(md)
-    write_result(args.name, {"records": records, "command": command.strip()}, md)
+    write_result(args.name, {"records": records, "command": command}, md)
 
 
 if __name__ == "__main__":
