@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, NamedTuple, Tuple
@@ -238,7 +239,6 @@ def load_jaxmarl_baseline(path: str | Path):
     imports (hydra, omegaconf, wandb) are replaced by inert stand-ins when not installed;
     nothing of the script is used except its training function."""
     import importlib.util
-    import sys
     import types
 
     for name in ("hydra", "omegaconf", "wandb"):
@@ -300,8 +300,6 @@ def qr_free_orthogonal_init() -> None:
 def reproduce_command(script: str, jaxmarl_path=None) -> str:
     """The command line this benchmark ran with (``sys.argv``), a JaxMARL checkout's path
     shown as ``<JaxMARL checkout>``, for a results file's "Reproduce" line."""
-    import sys
-
     args = ["<JaxMARL checkout>" if jaxmarl_path is not None and a == str(jaxmarl_path) else a
             for a in sys.argv[1:]]
     return " ".join(["PYTHONPATH=. python", f"benchmarks/{script}", *args])

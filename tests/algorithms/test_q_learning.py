@@ -281,7 +281,7 @@ def test_one_seed_runs_the_update_unbatched():
     stages = qmix.make_stages(cfg, jl.make("grid_meet"))
     key = jax.random.key(3)
     carry = init_seeds(stages, key[None])
-    update, squeeze, _ = vmapped_update(stages, carry)
+    _, squeeze, _ = vmapped_update(stages, carry)
     assert jax.tree.leaves(squeeze(carry.params))[0].shape == \
         jax.tree.leaves(carry.params)[0].shape[1:]
     one = jax.jit(lambda c: run_updates_seeds(stages, c, 3))(carry)
