@@ -1,15 +1,20 @@
-"""One seed: the loop as the CLI runs it (the update unbatched) beside ``jax.vmap(train)``
-over one key (the same update under a batch axis of size 1), side by side in one process.
+"""One seed per device: the loop as the CLI runs it (each seed's update unbatched) beside the
+same seeds under the seeds vmap (a batch axis of size 1 per device), side by side in one
+process.
 
-A carry of one seed runs the update without the seeds vmap
-(:func:`jaxmarl_lite.algorithms._common.training.vmapped_update`): XLA:CPU compiles a
-size-1 batch axis into slower programs (PQN's LayerNorm gradients most of all). Both sides
-are the same algorithm with the same key on one CPU device; they differ only in float
-rounding. Each row compiles both, then runs them alternately ``--repeats`` times (best
-counts), with the settings of the JaxMARL comparisons::
+A seed alone on its device runs the update without the seeds vmap
+(:func:`jaxmarl_lite.algorithms._common.training.vmapped_update`; with several devices a
+per-device program, :func:`jaxmarl_lite.parallel.compile_updates`): XLA:CPU compiles a
+size-1 batch axis into slower programs (PQN's LayerNorm gradients most of all). With
+``--seeds 1`` (default) the reference is ``jax.vmap(train)`` over one key on one CPU device;
+with ``--seeds N`` it is the N seeds on N CPU devices as XLA's partitioner runs
+``jax.vmap(train)`` over them. Both sides are the same algorithm with the same keys; they
+differ only in float rounding. Each row compiles both, then runs them alternately
+``--repeats`` times (best counts), with the settings of the JaxMARL comparisons::
 
     python benchmarks/single_seed.py
     python benchmarks/single_seed.py --rows qmix pqn --repeats 3
+    python benchmarks/single_seed.py --seeds 2 --name seed_per_device_2
 """
 from __future__ import annotations
 
@@ -22,7 +27,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jaxmarl_lite import parallel  # noqa: E402
 
-parallel.use_cpu_devices(1)  # before JAX starts: one seed on one device, both sides
+
+def _seeds_before_jax() -> int:
+    """``--seeds`` decides the CPU device count, which must be set before JAX starts (the
+    full parser validates it again in ``main``)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--seeds", type=int, default=1)
+    seeds = pre.parse_known_args()[0].seeds
+    return seeds if seeds >= 1 else 1
+
+
+parallel.use_cpu_devices(_seeds_before_jax())  # one device per seed, both sides
 
 import jax  # noqa: E402
 
@@ -31,7 +46,8 @@ from bench_utils import (markdown_table, prepare_compiled, prepare_placed,  # no
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite.algorithms import get  # noqa: E402
-from jaxmarl_lite.algorithms._common.training import init_seeds, run_updates  # noqa: E402
+from jaxmarl_lite.algorithms._common.training import (TrainResult, init_seeds,  # noqa: E402
+                                                      run_updates, run_updates_seeds)
 
 ROWS = {  # name: (algorithm, preset, overrides, env steps)
     "qmix": ("qmix", "jaxmarl_ql_rnn_mpe", {}, 100_000),
@@ -55,38 +71,52 @@ def config(name: str, steps: int):
 def unbatched(name, steps, seeds, num_envs):
     module, cfg = config(name, steps)
     stages = module.make_stages(cfg, jl.make("simple_spread"))
-    compile_s, run, _ = prepare_placed(stages, jax.random.split(jax.random.key(0), 1),
-                                       cfg.num_envs, devices=1)
-    return compile_s, run, env_steps(stages, cfg)
+    compile_s, run, _ = prepare_placed(stages, jax.random.split(jax.random.key(0), seeds),
+                                       cfg.num_envs, devices=seeds, shard="seeds")
+    return compile_s, run, env_steps(stages, cfg, seeds)
 
 
 def vmapped(_, name, steps, seeds, num_envs):
     module, cfg = config(name, steps)
     stages = module.make_stages(cfg, jl.make("simple_spread"))
-    carry = init_seeds(stages, jax.random.split(jax.random.key(0), 1))
-    compile_s, run = prepare_compiled(
-        jax.vmap(lambda c: run_updates(stages, c, stages.num_updates)), carry)
-    return compile_s, run, env_steps(stages, cfg)
+    carry = init_seeds(stages, jax.random.split(jax.random.key(0), seeds))
+    if seeds == 1:
+        compile_s, run = prepare_compiled(
+            jax.vmap(lambda c: run_updates(stages, c, stages.num_updates)), carry)
+        return compile_s, run, env_steps(stages, cfg, seeds)
+    placement = parallel.make_placement(seeds, cfg.num_envs, seeds, "seeds")
+    carry = parallel.place(carry, placement)
+    sharding = placement.shardings(carry)
+    with jax.set_mesh(placement.mesh):  # the partitioned vmap (a size-1 local seed axis)
+        fn = jax.jit(lambda c: run_updates_seeds(stages, c, stages.num_updates),
+                     in_shardings=(sharding,),
+                     out_shardings=TrainResult(sharding, placement.replicated()))
+        compile_s, run = prepare_compiled(fn, carry)
+    return compile_s, run, env_steps(stages, cfg, seeds)
 
 
-def env_steps(stages, cfg) -> int:
+def env_steps(stages, cfg, seeds) -> int:
     per_update = getattr(cfg, "num_steps", None) or jl.make("simple_spread").max_episode_steps
-    return stages.num_updates * cfg.num_envs * per_update
+    return stages.num_updates * cfg.num_envs * per_update * seeds
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="seeds, one per CPU device (1: one seed on one device)")
     parser.add_argument("--name", type=results_name, default="single_seed_unbatched",
                         help="results file name in benchmarks/results")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.seeds < 1:
+        parser.error(f"--seeds must be >= 1, got {args.seeds}")
     records, rows = [], []
     for name in args.rows:
         steps = ROWS[name][3]
-        rec = side_by_side(unbatched, vmapped, "vmap", name, steps, 1, 0, args.repeats)
+        rec = side_by_side(unbatched, vmapped, "vmap", name, steps, args.seeds, 0, args.repeats)
         rec["row"] = name
         for key in ("sps", "compile_s", "runs_s"):  # the reference side is the size-1 vmap
             rec[f"vmapped_{key}"] = rec.pop(f"jaxmarl_{key}")
@@ -94,12 +124,16 @@ def main():
         rows.append([name, f"{steps:,}", f"{rec['ours_sps']:,.0f}", f"{rec['vmapped_sps']:,.0f}",
                      f"{rec['ratio']:.2f}x"])
         print(rows[-1], flush=True)
-    table = markdown_table(["loop (1 seed, 1 CPU device)", "env steps", "unbatched (CLI)",
-                            "jax.vmap(train), 1 key", "ratio"], rows)
+    n = args.seeds
+    where = ("1 seed, 1 CPU device" if n == 1 else f"{n} seeds, one per CPU device")
+    reference = ("jax.vmap(train), 1 key" if n == 1 else
+                 f"partitioned jax.vmap(train), {n} keys")
+    table = markdown_table([f"loop ({where})", "env steps / seed", "unbatched (CLI)", reference,
+                            "ratio"], rows)
     command = reproduce_command("single_seed.py")
-    md = (f"# One seed: unbatched update vs a size-1 vmap\n\n{table}\n\nEnv-steps/s, best of "
-          f"{args.repeats} alternating runs per side after compiling both. "
-          f"Reproduce: `{command}`\n")
+    md = (f"# {'One seed' if n == 1 else 'One seed per device'}: unbatched update vs a size-1 "
+          f"vmap\n\n{table}\n\nEnv-steps/s (all seeds), best of {args.repeats} alternating "
+          f"runs per side after compiling both. Reproduce: `{command}`\n")
     print(md)
     write_result(args.name, {"records": records, "command": command}, md)
 

@@ -31,17 +31,33 @@ CASES = {
 }
 
 
-def run(algo: str, seeds: int, devices: int, shard: str, **extra):
+def run(algo: str, seeds: int, devices: int, shard: str, calls=None, keys=None, **extra):
+    """``calls``: a list that collects ``(i, metrics)`` of a progress callback every update."""
     env_name, overrides = CASES[algo]
     module = algorithms.get(algo)
     config = module.Config().replace(**overrides, **extra)
     stages = module.make_stages(config, jl.make(env_name))
     placement = parallel.make_placement(seeds, config.num_envs, devices, shard)
-    keys = jax.random.split(jax.random.key(0), seeds)
+    keys = jax.random.split(jax.random.key(0), seeds) if keys is None else keys
     carry = parallel.place(init_seeds(stages, keys), placement)
-    result = parallel.compile_updates(stages, carry, UPDATES, placement)(carry)
+    progress = None if calls is None else (
+        lambda i, m: calls.append((int(i), {k: np.asarray(v).tolist() for k, v in m.items()})))
+    result = parallel.compile_updates(stages, carry, UPDATES, placement, progress,
+                                      every=1)(carry)
     mesh = dict(placement.mesh.shape)
     return parallel.gather(result.carry.params), jax.device_get(result.metrics), mesh
+
+
+def alone_per_device(mesh_run, algo: str, seeds: int) -> dict:
+    """Each seed of a run with one seed per device against that seed alone on one device
+    (its own key, one compiled single-seed program): bitwise the same parameters."""
+    keys = jax.random.split(jax.random.key(0), seeds)
+    same = []
+    for s in range(seeds):
+        alone = run(algo, 1, 1, "seeds", keys=keys[s:s + 1])
+        same.append(all(np.array_equal(x[s], y[0]) for x, y in
+                        zip(jax.tree.leaves(mesh_run[0]), jax.tree.leaves(alone[0]))))
+    return dict(bitwise_per_seed=same)
 
 
 def difference(a, b) -> dict:
@@ -68,15 +84,22 @@ def bad(**kwargs) -> str:
 def main(which: str) -> None:
     out: dict = {"devices": len(jax.devices())}
     if which in ("seeds", "all"):
-        for algo in ("qmix", "mappo", "maddpg"):
-            one = run(algo, 4, 1, "seeds")
-            out[f"{algo}/seeds4"] = difference(one, run(algo, 4, 4, "seeds"))
+        # one seed per device (4 on 4: per-device programs, each seed unbatched, progress
+        # gathered from every device) and two per device (maddpg: 4 seeds on 2 devices)
+        calls: list = []
+        mesh_run = run("qmix", 4, 4, "seeds", calls=calls)
+        out["qmix/seeds4"] = difference(run("qmix", 4, 1, "seeds"), mesh_run)
+        out["qmix/seeds4"].update(alone_per_device(mesh_run, "qmix", 4), calls=calls,
+                                  returns=mesh_run[1]["episode_return"].tolist())
+        out["mappo/seeds4"] = difference(run("mappo", 4, 1, "seeds"), run("mappo", 4, 4, "seeds"))
+        out["maddpg/seeds4"] = difference(run("maddpg", 4, 1, "seeds"),
+                                          run("maddpg", 4, 2, "seeds"))
     if which in ("envs", "all"):
         # MAPPO with stratified minibatches (each stays on its devices) on 2 and 4 env
         # shards; the uniform shuffle (minibatches gathered across devices) on the 2x2 mesh
         for algo, extra in (("mappo", dict(minibatch_strata=4)), ("qmix", {})):
             one = run(algo, 1, 1, "envs", **extra)
-            for d in (2, 4):
+            for d in ((2, 4) if algo == "mappo" else (2,)):
                 out[f"{algo}/envs{d}"] = difference(one, run(algo, 1, d, "envs", **extra))
         one = run("mappo", 2, 1, "seeds")
         out["mappo/both2x2"] = difference(one, run("mappo", 2, 4, "both"))

@@ -182,7 +182,7 @@ def vmapped_update(stages: TrainStages, carry: Any):
 def run_updates_seeds(stages: TrainStages, carry: Any, num_updates: int,
                       progress: Optional[Callable[[Any, Dict[str, Any]], None]] = None,
                       every: int = 0, batched_update: Optional[Callable] = None,
-                      check_finite: bool = True) -> TrainResult:
+                      check_finite: bool = True, seed_axis: Optional[str] = None) -> TrainResult:
     """:func:`run_updates` for a carry of many seeds (leading axis ``[S]``): one ``lax.scan``
     over updates of the vmapped ``update``; metrics come back ``[S, num_updates]``.
 
@@ -192,7 +192,10 @@ def run_updates_seeds(stages: TrainStages, carry: Any, num_updates: int,
     compiled call and the results are bitwise those without the callback.
     ``batched_update`` replaces the vmapped ``stages.update`` by an update of the whole
     batch of runs (e.g. population-based training, :mod:`jaxmarl_lite.population`).
-    ``check_finite`` adds the per-run ``finite`` metric (:func:`finite_flags`)."""
+    ``check_finite`` adds the per-run ``finite`` metric (:func:`finite_flags`).
+    ``seed_axis``: the mesh axis name when this runs per device inside ``shard_map`` over
+    the seeds (:func:`jaxmarl_lite.parallel.compile_updates`): ``progress`` then gets every
+    device's seeds, once."""
     if batched_update is None:
         update, squeeze, expand = vmapped_update(stages, carry)
     else:
@@ -203,9 +206,12 @@ def run_updates_seeds(stages: TrainStages, carry: Any, num_updates: int,
         if check_finite:
             metrics = dict(metrics, finite=finite_flags(expand(c), metrics))
         if progress is not None and every > 0:
-            jax.lax.cond((i + 1) % every == 0,
-                         lambda m: jax.debug.callback(progress, i + 1, m), lambda m: None,
-                         metrics)
+            due, shown = (i + 1) % every == 0, metrics
+            if seed_axis is not None:  # one callback with every seed's metrics
+                shown = jax.lax.all_gather(metrics, seed_axis, tiled=True)
+                due = due & (jax.lax.axis_index(seed_axis) == 0)
+            jax.lax.cond(due, lambda m: jax.debug.callback(progress, i + 1, m),
+                         lambda m: None, shown)
         return c, metrics
 
     carry, metrics = jax.lax.scan(body, squeeze(carry), jnp.arange(num_updates))
