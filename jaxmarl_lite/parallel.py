@@ -231,9 +231,10 @@ def compile_updates(stages, carry: Any, num_updates: int, placement: Optional[Pl
     When every device holds exactly one seed (as many seeds as seed shards, envs not split)
     the loop is a per-device program (``jax.shard_map``): each device runs its seed's update
     unbatched, bitwise ``jax.jit(train)(key)`` on one device. XLA's partitioner kept a
-    size-1 seed axis there, which XLA:CPU runs slower (2 seeds on 2 CPU devices: PQN 1.8x,
-    QMIX 1.09x, IPPO-FF 1.06x faster per-device). With several seeds per device the
-    partitioned vmap stays (per-device vmapped programs measured 0.92-1.07x)."""
+    size-1 seed axis there, which XLA:CPU runs slower (2 seeds on 2 CPU devices, per-device
+    vs partitioned: PQN 1.97x, QMIX/VDN/IQL 1.11-1.14x, IPPO-FF 1.05x;
+    ``benchmarks/single_seed.py --seeds 2``). With several seeds per device the partitioned
+    vmap stays (per-device vmapped programs measured 0.92-1.07x)."""
     from jaxmarl_lite.algorithms._common.training import TrainResult, run_updates_seeds
 
     runs = {np.shape(x)[0] for x in jax.tree.leaves(carry) if np.ndim(x) >= 1}
