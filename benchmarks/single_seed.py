@@ -26,28 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jaxmarl_lite import parallel  # noqa: E402
-
-
-def _seeds_before_jax() -> int:
-    """``--seeds`` decides the CPU device count, which must be set before JAX starts (the
-    full parser validates it again in ``main``)."""
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--seeds", type=int, default=1)
-    seeds = pre.parse_known_args()[0].seeds
-    return seeds if seeds >= 1 else 1
-
-
-parallel.use_cpu_devices(_seeds_before_jax())  # one device per seed, both sides
-
-import jax  # noqa: E402
-
-from bench_utils import (markdown_table, prepare_compiled, prepare_placed,  # noqa: E402
-                         reproduce_command, results_name, side_by_side, write_result)
-
-import jaxmarl_lite as jl  # noqa: E402
-from jaxmarl_lite.algorithms import get  # noqa: E402
-from jaxmarl_lite.algorithms._common.training import (TrainResult, init_seeds,  # noqa: E402
-                                                      run_updates, run_updates_seeds)
+from bench_utils import results_name  # noqa: E402
 
 ROWS = {  # name: (algorithm, preset, overrides, env steps)
     "qmix": ("qmix", "jaxmarl_ql_rnn_mpe", {}, 100_000),
@@ -59,6 +38,34 @@ ROWS = {  # name: (algorithm, preset, overrides, env steps)
                                           num_steps=128, hidden_size=128), 262_144),
     "pqn": ("pqn", "jaxmarl_pqn_vdn_ff_mpe", {}, 65_536),
 }
+
+
+def parse_args() -> argparse.Namespace:
+    """Parsed first: ``--seeds`` decides the CPU device count, fixed before JAX starts."""
+    from jaxmarl_lite.cli import count
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--repeats", type=count(1), default=2)
+    parser.add_argument("--seeds", type=count(1), default=1,
+                        help="seeds, one per CPU device (1: one seed on one device)")
+    parser.add_argument("--name", type=results_name, default="single_seed_unbatched",
+                        help="results file name in benchmarks/results")
+    return parser.parse_args()
+
+
+ARGS = parse_args() if __name__ == "__main__" else None  # imported: one device
+parallel.use_cpu_devices(ARGS.seeds if ARGS else 1)  # one device per seed, both sides
+
+import jax  # noqa: E402
+
+from bench_utils import (markdown_table, prepare_compiled, prepare_placed,  # noqa: E402
+                         reproduce_command, side_by_side, write_result)
+
+import jaxmarl_lite as jl  # noqa: E402
+from jaxmarl_lite.algorithms import get  # noqa: E402
+from jaxmarl_lite.algorithms._common.training import (TrainResult, init_seeds,  # noqa: E402
+                                                      run_updates, run_updates_seeds)
 
 
 def config(name: str, steps: int):
@@ -101,18 +108,7 @@ def env_steps(stages, cfg, seeds) -> int:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--seeds", type=int, default=1,
-                        help="seeds, one per CPU device (1: one seed on one device)")
-    parser.add_argument("--name", type=results_name, default="single_seed_unbatched",
-                        help="results file name in benchmarks/results")
-    args = parser.parse_args()
-    if args.repeats < 1:
-        parser.error(f"--repeats must be >= 1, got {args.repeats}")
-    if args.seeds < 1:
-        parser.error(f"--seeds must be >= 1, got {args.seeds}")
+    args = ARGS
     records, rows = [], []
     for name in args.rows:
         steps = ROWS[name][3]
