@@ -158,7 +158,9 @@ def side_by_side(ours, reference, ref_path, algo, steps, seeds, num_envs,
     :func:`prepare_placed`, :func:`prepare_compiled`). Both are compiled first, then run
     alternately ``repeats`` times (ours, reference, ours, ...), and the best time of each
     side counts, so a machine that slows down or speeds up mid-row affects both sides alike.
-    Returns the record of one table row (``ours_runs_s`` / ``jaxmarl_runs_s``: every run)."""
+    Returns the record of one table row (``ours_runs_s`` / ``jaxmarl_runs_s``: every run;
+    ``pair_ratios``: each repeat's ours-vs-reference ratio of the two runs next to each
+    other in time, whose range shows how far the machine's drift moves the ratio)."""
     c_ours, run_ours, n_ours = ours(algo, steps, seeds, num_envs)
     if ref_path:
         c_ref, run_ref, n_ref = reference(ref_path, algo, steps, seeds, num_envs)
@@ -173,15 +175,21 @@ def side_by_side(ours, reference, ref_path, algo, steps, seeds, num_envs,
     if ref_path:
         ref_sps = n_ref / min(times_ref)
         rec.update(jaxmarl_sps=ref_sps, jaxmarl_compile_s=c_ref, jaxmarl_runs_s=times_ref,
-                   ratio=rec["ours_sps"] / ref_sps)
+                   ratio=rec["ours_sps"] / ref_sps,
+                   pair_ratios=[(n_ours / o) / (n_ref / r) for o, r in zip(times_ours, times_ref)])
     return rec
 
 
 def ratio_cells(rec: Dict[str, Any]) -> list:
-    """``ours steps/s, reference steps/s, ratio, compile s`` cells of a side-by-side row."""
+    """``ours steps/s, reference steps/s, ratio, compile s`` cells of a side-by-side row;
+    with several repeats the ratio cell adds the range of the per-repeat pair ratios."""
     if "ratio" not in rec:  # no reference run
         return [f"{rec['ours_sps']:,.0f}", "-", "-", f"{rec['ours_compile_s']:.1f} / -"]
-    return [f"{rec['ours_sps']:,.0f}", f"{rec['jaxmarl_sps']:,.0f}", f"**{rec['ratio']:.2f}x**",
+    ratio = f"**{rec['ratio']:.2f}x**"
+    pairs = rec.get("pair_ratios", [])
+    if len(pairs) > 1:
+        ratio += f" (pairs {min(pairs):.2f}-{max(pairs):.2f}x)"
+    return [f"{rec['ours_sps']:,.0f}", f"{rec['jaxmarl_sps']:,.0f}", ratio,
             f"{rec['ours_compile_s']:.1f} / {rec['jaxmarl_compile_s']:.1f}"]
 
 
