@@ -206,12 +206,16 @@ def run_updates_seeds(stages: TrainStages, carry: Any, num_updates: int,
         if check_finite:
             metrics = dict(metrics, finite=finite_flags(expand(c), metrics))
         if progress is not None and every > 0:
-            due, shown = (i + 1) % every == 0, metrics
-            if seed_axis is not None:  # one callback with every seed's metrics
-                shown = jax.lax.all_gather(metrics, seed_axis, tiled=True)
-                due = due & (jax.lax.axis_index(seed_axis) == 0)
-            jax.lax.cond(due, lambda m: jax.debug.callback(progress, i + 1, m),
-                         lambda m: None, shown)
+            def show(m):
+                if seed_axis is None:
+                    jax.debug.callback(progress, i + 1, m)
+                else:  # every device gathers (only on due updates), device 0 reports once
+                    m = jax.lax.all_gather(m, seed_axis, tiled=True)
+                    jax.lax.cond(jax.lax.axis_index(seed_axis) == 0,
+                                 lambda m: jax.debug.callback(progress, i + 1, m),
+                                 lambda m: None, m)
+
+            jax.lax.cond((i + 1) % every == 0, show, lambda m: None, metrics)
         return c, metrics
 
     carry, metrics = jax.lax.scan(body, squeeze(carry), jnp.arange(num_updates))
