@@ -16,6 +16,7 @@ TINY = dict(num_envs=4, buffer_size=16, batch_size=4, learning_starts=0, eval_ev
             eval_episodes=4, hidden_size=8, mixer_embed_dim=4, hypernet_hidden=8)
 
 
+@pytest.mark.xla_default
 def test_progress_callback_fires_every_k_updates_and_changes_nothing():
     env = jl.make("grid_meet")
     stages = qmix.make_stages(qmix.Config(**TINY, total_timesteps=4 * 20 * 6), env)

@@ -20,9 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("parallel_worker.py")
 
 
-def _env():
+def _env(devices=None):
+    """The test session's environment (its XLA flags included) without a CPU device count,
+    or with ``devices`` of them."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("XLA_FLAGS", None)
+    flags = [f for f in env.get("XLA_FLAGS", "").split()
+             if "xla_force_host_platform_device_count" not in f]
+    if devices is not None:
+        flags.append(f"--xla_force_host_platform_device_count={devices}")
+    env["XLA_FLAGS"] = " ".join(flags)
     return env
 
 
@@ -135,7 +141,7 @@ def _free_port() -> int:
 
 def _two_processes(args, timeout=600):
     port = _free_port()
-    env = dict(_env(), XLA_FLAGS="--xla_force_host_platform_device_count=1")  # 1 per process
+    env = _env(devices=1)  # 1 per process
     procs = [subprocess.Popen([sys.executable, "-m", "jaxmarl_lite", *args, "--coordinator",
                                f"localhost:{port}", "--num-processes", "2", "--process-id",
                                str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

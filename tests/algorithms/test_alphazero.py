@@ -199,6 +199,7 @@ def test_determinism_and_vmap(quick_train):
     assert get("alphazero") is az
 
 
+@pytest.mark.xla_default  # a long run: optimised code pays for its compile
 def test_learns_tictactoe_beyond_the_untrained_net(ttt):
     """A short run: the trained net alone loses fewer lines to every opponent reply than the
     same net untrained, judged exhaustively."""

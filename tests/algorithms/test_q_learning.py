@@ -268,6 +268,7 @@ def test_seeds_vmap_keeps_shared_counters_unbatched(monkeypatch):
     assert all(a or not b for a, b in zip(jax.tree.leaves(inv), jax.tree.leaves(blind)))
 
 
+@pytest.mark.xla_default
 def test_one_seed_runs_the_update_unbatched(tiny_qmix):
     """A seeds carry of one runs ``update`` without the vmap (no size-1 batch axis in the
     program): the same results as ``jax.jit(train)(key)`` (the ``tiny_qmix`` program),
