@@ -1,6 +1,6 @@
-"""The suite's own setup (tests/conftest.py): its XLA flags reach this process and its
-subprocesses, a user's own flags win, flags a jaxlib does not know are caught before use,
-and a bad mode is refused with the valid ones."""
+"""The suite's own setup (tests/conftest.py): its XLA flags are in the environment this
+process started JAX with and its subprocesses inherit, a user's own flags win, flags a
+jaxlib does not know are caught before use, and a bad mode is refused with the valid ones."""
 from __future__ import annotations
 
 import os
