@@ -2,8 +2,8 @@
 
 Compiling dominates this suite (tiny shapes, many programs), so by default the tests compile
 with XLA's quick settings (``FAST_XLA_FLAGS``: LLVM at -O0, no expensive LLVM passes, the
-CPU's classic fusion emitters): about a third of the suite's time on 2 cores, with the
-same operations and results up to float rounding. Every comparison inside the suite runs
+CPU's classic fusion emitters): about half the suite's time on 2 cores, with the same
+operations and results up to float rounding. Every comparison inside the suite runs
 both sides under the same flags; the few tests whose claim is bitwise identity of two
 *different* compiled programs under the flags users run, and the few long runs where
 optimised code pays for its compile (marked ``xla_default``), re-run themselves in a
