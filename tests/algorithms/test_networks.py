@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxmarl_lite.algorithms._common import networks
 from jaxmarl_lite.algorithms._common.networks import ScannedGRU, gru_scan
 
 
@@ -150,3 +151,56 @@ def test_a_trained_comm_policy_uses_its_messages():
         mappo.Config(comm="mean", parameter_sharing=False)
     with pytest.raises(TypeError, match="comm"):
         mappo.Config(comm="loud")
+
+
+# rows x inputs x outputs: narrow kernels (multiply-reduce on CPU), small kernels over
+# 1024-4096 rows (two half-sums), and shapes left to the plain product (too many rows, a
+# large kernel, an odd row count)
+KERNEL_SHAPES = [(1536, 64, 5), (300, 7, 3), (1536, 64, 64), (1030, 21, 64), (1536, 64, 1),
+                 (4098, 8, 4), (1024, 64, 128), (1535, 16, 16)]
+
+
+@pytest.mark.parametrize("rows,d,k", KERNEL_SHAPES)
+def test_kernel_grad_is_the_rows_sum_in_every_form(rows, d, k):
+    x = jax.random.normal(jax.random.key(0), (rows, d))
+    g = jax.random.normal(jax.random.key(1), (rows, k))
+    want = np.asarray(x, np.float64).T @ np.asarray(g, np.float64)
+    for f in (networks.kernel_grad, networks._kernel_grad_cpu):
+        got = jax.jit(f)(x, g)
+        assert got.shape == (d, k) and got.dtype == jnp.float32
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
+def test_dense_is_flax_dense_with_its_gradient_up_to_rounding():
+    """The forward and the input gradient are bitwise flax's ``Dense``; the kernel gradient
+    equals autodiff's to float rounding: on ``[T, B, D]`` inputs, under a vmap over seeds'
+    parameters, for a narrow and a square layer."""
+    plain = lambda f, s: nn.Dense(f, kernel_init=networks.orthogonal(s),  # noqa: E731
+                                  bias_init=nn.initializers.zeros)
+    x = jax.random.normal(jax.random.key(0), (3, 16, 32, 64))  # [seeds, T, B, D]: 512 rows
+    x = jnp.concatenate([x, x], axis=2)  # 1024 rows per seed
+    for features in (5, 64):
+        ours, ref = networks.dense(features), plain(features, np.sqrt(2.0))
+        params = jax.vmap(lambda k: ours.init(k, x[0]))(jax.random.split(jax.random.key(1), 3))
+
+        def grads(layer):
+            def one(p, xs):
+                return jax.value_and_grad(
+                    lambda p, xs: jnp.sum(jnp.tanh(layer.apply(p, xs)) ** 2), argnums=(0, 1))(
+                        p, xs)
+            return jax.jit(jax.vmap(one))(params, x)
+
+        (v_ours, (gp_ours, gx_ours)), (v_ref, (gp_ref, gx_ref)) = grads(ours), grads(ref)
+        np.testing.assert_array_equal(v_ours, v_ref)
+        np.testing.assert_array_equal(gx_ours, gx_ref)
+        np.testing.assert_array_equal(gp_ours["params"]["bias"], gp_ref["params"]["bias"])
+        np.testing.assert_allclose(gp_ours["params"]["kernel"], gp_ref["params"]["kernel"],
+                                   rtol=1e-4, atol=1e-4)
+
+
+def test_dense_dot_general_passes_other_contractions_through():
+    a = jax.random.normal(jax.random.key(0), (4, 3, 5))
+    b = jax.random.normal(jax.random.key(1), (4, 5, 2))
+    dims = (((2,), (1,)), ((0,), (0,)))  # a batched product: not a dense layer's
+    np.testing.assert_array_equal(networks.dense_dot_general(a, b, dims),
+                                  jax.lax.dot_general(a, b, dims))
