@@ -28,6 +28,38 @@ def _git(*args: str) -> str:
         return ""
 
 
+# The training loops at JaxMARL's settings on simple_spread, as the speed scripts run them:
+# name -> (algorithm, preset, overrides, env steps per seed).
+LOOP_ROWS = {
+    "qmix": ("qmix", "jaxmarl_ql_rnn_mpe", {}, 100_000),
+    "vdn": ("vdn", "jaxmarl_ql_rnn_mpe", {}, 100_000),
+    "iql": ("iql", "jaxmarl_ql_rnn_mpe", {}, 100_000),
+    "mappo_gru": ("mappo", "jaxmarl_mappo_rnn_mpe", {}, 40_960),
+    "ippo_ff": ("ippo", "jaxmarl_ippo_ff_mpe", {}, 204_800),
+    "mappo_ff_1024": ("mappo", None, dict(critic="agent_specific", num_envs=1024,
+                                          num_steps=128, hidden_size=128), 262_144),
+    "pqn": ("pqn", "jaxmarl_pqn_vdn_ff_mpe", {}, 65_536),
+}
+
+
+def loop_config(name: str, steps: int):
+    """``(module, config)`` of :data:`LOOP_ROWS` ``name`` for ``steps`` env steps per seed,
+    in-loop evaluation off."""
+    from jaxmarl_lite.algorithms import get
+
+    algo, preset, overrides, _ = LOOP_ROWS[name]
+    module = get(algo)
+    cfg = module.PRESETS[preset] if preset else module.Config()
+    return module, cfg.replace(total_timesteps=steps, eval_every=10**9, **overrides)
+
+
+def loop_env_steps(stages, cfg, env, seeds: int) -> int:
+    """Env steps all ``seeds`` of a loop simulate (episode-long rollouts where the config
+    has no ``num_steps``)."""
+    per_update = getattr(cfg, "num_steps", None) or env.max_episode_steps
+    return stages.num_updates * cfg.num_envs * per_update * seeds
+
+
 def machine_info(packages: Iterable[str] = ("jax", "jaxlib", "flax", "optax", "numpy")) -> Dict[str, Any]:
     """CPU/GPU model, core count and package versions, recorded beside every result."""
     cpu = platform.processor() or platform.machine()

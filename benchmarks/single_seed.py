@@ -26,19 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jaxmarl_lite import parallel  # noqa: E402
-from bench_utils import results_name  # noqa: E402
-
-ROWS = {  # name: (algorithm, preset, overrides, env steps)
-    "qmix": ("qmix", "jaxmarl_ql_rnn_mpe", {}, 100_000),
-    "vdn": ("vdn", "jaxmarl_ql_rnn_mpe", {}, 100_000),
-    "iql": ("iql", "jaxmarl_ql_rnn_mpe", {}, 100_000),
-    "mappo_gru": ("mappo", "jaxmarl_mappo_rnn_mpe", {}, 40_960),
-    "ippo_ff": ("ippo", "jaxmarl_ippo_ff_mpe", {}, 204_800),
-    "mappo_ff_1024": ("mappo", None, dict(critic="agent_specific", num_envs=1024,
-                                          num_steps=128, hidden_size=128), 262_144),
-    "pqn": ("pqn", "jaxmarl_pqn_vdn_ff_mpe", {}, 65_536),
-}
-
+from bench_utils import LOOP_ROWS as ROWS, results_name  # noqa: E402
 
 def parse_args() -> argparse.Namespace:
     """Parsed first: ``--seeds`` decides the CPU device count, fixed before JAX starts."""
@@ -59,38 +47,31 @@ parallel.use_cpu_devices(ARGS.seeds if ARGS else 1)  # one device per seed, both
 
 import jax  # noqa: E402
 
-from bench_utils import (markdown_table, prepare_compiled, prepare_placed,  # noqa: E402
-                         reproduce_command, side_by_side, write_result)
+from bench_utils import (loop_config, loop_env_steps, markdown_table,  # noqa: E402
+                         prepare_compiled, prepare_placed, reproduce_command, side_by_side,
+                         write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
-from jaxmarl_lite.algorithms import get  # noqa: E402
 from jaxmarl_lite.algorithms._common.training import (TrainResult, init_seeds,  # noqa: E402
                                                       run_updates, run_updates_seeds)
 
 
-def config(name: str, steps: int):
-    algo, preset, overrides, _ = ROWS[name]
-    module = get(algo)
-    cfg = module.PRESETS[preset] if preset else module.Config()
-    return module, cfg.replace(total_timesteps=steps, eval_every=10**9, **overrides)
-
-
 def unbatched(name, steps, seeds, num_envs):
-    module, cfg = config(name, steps)
+    module, cfg = loop_config(name, steps)
     stages = module.make_stages(cfg, jl.make("simple_spread"))
     compile_s, run, _ = prepare_placed(stages, jax.random.split(jax.random.key(0), seeds),
                                        cfg.num_envs, devices=seeds, shard="seeds")
-    return compile_s, run, env_steps(stages, cfg, seeds)
+    return compile_s, run, loop_env_steps(stages, cfg, jl.make("simple_spread"), seeds)
 
 
 def vmapped(_, name, steps, seeds, num_envs):
-    module, cfg = config(name, steps)
+    module, cfg = loop_config(name, steps)
     stages = module.make_stages(cfg, jl.make("simple_spread"))
     carry = init_seeds(stages, jax.random.split(jax.random.key(0), seeds))
     if seeds == 1:
         compile_s, run = prepare_compiled(
             jax.vmap(lambda c: run_updates(stages, c, stages.num_updates)), carry)
-        return compile_s, run, env_steps(stages, cfg, seeds)
+        return compile_s, run, loop_env_steps(stages, cfg, jl.make("simple_spread"), seeds)
     placement = parallel.make_placement(seeds, cfg.num_envs, seeds, "seeds")
     carry = parallel.place(carry, placement)
     sharding = placement.shardings(carry)
@@ -99,12 +80,7 @@ def vmapped(_, name, steps, seeds, num_envs):
                      in_shardings=(sharding,),
                      out_shardings=TrainResult(sharding, placement.replicated()))
         compile_s, run = prepare_compiled(fn, carry)
-    return compile_s, run, env_steps(stages, cfg, seeds)
-
-
-def env_steps(stages, cfg, seeds) -> int:
-    per_update = getattr(cfg, "num_steps", None) or jl.make("simple_spread").max_episode_steps
-    return stages.num_updates * cfg.num_envs * per_update * seeds
+    return compile_s, run, loop_env_steps(stages, cfg, jl.make("simple_spread"), seeds)
 
 
 def main():

@@ -131,9 +131,10 @@ def _kernel_grad_cpu(x, g):
       not; 0.7-1.2x at other shapes of this window, so it stands on the loops' totals);
     - otherwise the product.
 
-    In the training loops (2-core Xeon, alternating runs): single-seed IPPO-FF at JaxMARL's
-    settings 1.07-1.19x, 8 seeds 0.98-1.19x; PQN 1.04x, recurrent MAPPO 1.02x, QMIX 0.98-1.01x
-    (see docs/benchmarks.md)."""
+    In the training loops (2-core Xeon, alternating runs, ``benchmarks/dense_gradient.py``):
+    8 seeds of IPPO-FF at JaxMARL's settings 1.15-1.21x in three measurements; single-seed
+    IPPO-FF, QMIX, PQN and recurrent MAPPO 0.93-1.21x, inside the machine's drift (see
+    docs/benchmarks.md)."""
     rows, d = x.shape
     k = g.shape[1]
     if 1 < k <= 8 and rows <= 4096:
