@@ -116,8 +116,12 @@ def kernel_grad(x: jax.Array, g: jax.Array) -> jax.Array:
     the rows of both operands (not a YNNPACK fusion) at 20-25 GMAC/s on the 2-core Xeon of
     our benchmarks, against ~50 for the forward ``[M, D] @ [D, K]``, and a kernel with
     2-8 outputs far slower still (2.6 GMAC/s for ``[1536, 64]^T [1536, 5]``)."""
-    return jax.lax.platform_dependent(x, g, cpu=_kernel_grad_cpu,
-                                      default=lambda x, g: jax.lax.dot_general(x, g, _ROWS))
+    return jax.lax.platform_dependent(x, g, cpu=_kernel_grad_cpu, default=_kernel_grad_product)
+
+
+def _kernel_grad_product(x, g):
+    """``x^T g`` as one product (autodiff's form)."""
+    return jax.lax.dot_general(x, g, _ROWS)
 
 
 def _kernel_grad_cpu(x, g):
@@ -143,7 +147,7 @@ def _kernel_grad_cpu(x, g):
         halves = jnp.einsum("hmd,hmk->hdk", x.reshape(2, rows // 2, d),
                             g.reshape(2, rows // 2, k))
         return halves.sum(0)
-    return jax.lax.dot_general(x, g, _ROWS)
+    return _kernel_grad_product(x, g)
 
 
 class MLP(nn.Module):
