@@ -68,6 +68,7 @@ PRESETS = {"mappo": ("mappo", "jaxmarl_mappo_rnn_mpe", {}),
            "mappo_ff": ("mappo", "jaxmarl_mappo_rnn_mpe", {"recurrent": False}),
            "mappo_ff64": ("mappo", "jaxmarl_mappo_rnn_mpe", {"recurrent": False,
                                                              "hidden_size": 64})}
+ROWS = ("mappo", "ippo", "ippo_large", "mappo_ff", "mappo_ff64")  # --algos choices
 AGENT = {"mappo": "GRU 128", "ippo": "FF 64", "mappo_ff": "FF 128", "mappo_ff64": "FF 64"}
 
 
@@ -102,6 +103,8 @@ def main():
     parser.add_argument("--steps", type=int, default=81_920, help="env steps per seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--large-envs", type=int, default=1024)
+    parser.add_argument("--algos", nargs="+", choices=ROWS, default=list(ROWS),
+                        help="rows to run (default: all; ippo_large is IPPO at --large-envs)")
     parser.add_argument("--devices", type=int, default=None,
                         help="our devices (default: one CPU device per core; 1 turns it off)")
     parser.add_argument("--repeats", type=int, default=2,
@@ -114,11 +117,13 @@ def main():
     global DEVICES
     DEVICES = args.devices
     parallel.use_cpu_devices(1 if args.devices == 1 else None)  # before JAX starts
-    runs = [(a, s, 16, args.steps) for a in ("mappo", "ippo") for s in args.seeds]
+    runs = [(a, s, 16, args.steps) for a in ("mappo", "ippo") for s in args.seeds
+            if a in args.algos]
     large = 4 * args.large_envs * 128
-    runs.append(("ippo", 1, args.large_envs, large))
+    if "ippo_large" in args.algos:
+        runs.append(("ippo", 1, args.large_envs, large))
     runs += [(a, s, args.large_envs, large) for a in ("mappo_ff", "mappo_ff64")
-             for s in args.seeds]
+             for s in args.seeds if a in args.algos]
     rows, records = [], []
     for algo, seeds, num_envs, steps in runs:
         reference = args.jaxmarl if algo in JAXMARL else None
