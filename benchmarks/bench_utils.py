@@ -19,6 +19,17 @@ from jaxmarl_lite.run_files import package_versions
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+JAXMARL_PQN_VDN_FF_MPE = {  # baselines/QLearning/config/alg/pqn_vdn_ff_mpe.yaml
+    "NUM_ENVS": 256, "NUM_STEPS": 16, "MEMORY_WINDOW": 0, "HIDDEN_SIZE": 256, "NUM_LAYERS": 2,
+    "NORM_INPUTS": False, "NORM_TYPE": "layer_norm", "EPS_START": 1.0, "EPS_FINISH": 0.1,
+    "EPS_DECAY": 0.1, "MAX_GRAD_NORM": 1, "NUM_MINIBATCHES": 16, "NUM_EPOCHS": 4, "LR": 0.0005,
+    "LR_LINEAR_DECAY": False, "GAMMA": 0.9, "LAMBDA": 0.3, "ENV_NAME": "MPE_simple_spread_v3",
+    "ENV_KWARGS": {}, "TEST_DURING_TRAINING": True, "TEST_INTERVAL": 0.05, "TEST_NUM_STEPS": 30,
+    "TEST_NUM_ENVS": 512, "WANDB_MODE": "disabled",
+}
+"""JaxMARL's PQN-VDN settings (``pqn_learning.py``, ``compare_ql_speed.py --algos pqn``)."""
+
+
 def _git(*args: str) -> str:
     """``git args`` in this repository's root; ``""`` where git or the repository is missing."""
     try:

@@ -5,7 +5,9 @@ Both sides train on MPE simple_spread (3 agents, 25-step episodes) with JaxMARL'
 gradient step per update, greedy test of 512 episodes every 5% of training), compiled once
 (time reported separately) and then run for ``--steps`` env steps per seed, ``--repeats``
 times per side alternately (ours, JaxMARL, ours, ...; the best run of each side counts),
-for 1, 8 and 64 seeds under ``jax.vmap``; plus a large-batch run (256 envs, one seed). Env-steps/s counts
+for 1, 8 and 64 seeds under ``jax.vmap``; plus a large-batch run (256 envs, one seed). With
+``--algos pqn``: PQN-VDN beside JaxMARL's ``pqn_vdn_ff.py`` (its ``pqn_vdn_ff_mpe`` settings, 256
+envs x 16 steps, the same greedy test), for each of ``--seeds``. Env-steps/s counts
 every env step simulated (JaxMARL: ``NUM_STEPS=26`` per env per update, ours 25). JaxMARL's
 buffer holds ``BUFFER_SIZE // NUM_ENVS`` steps per env and must hold a batch of 32, so
 runs with more than 156 envs use a buffer of ``32 * num_envs`` episodes on both sides.
@@ -35,16 +37,19 @@ import jax
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_utils import (load_jaxmarl_baseline, markdown_table, placement_label,  # noqa: E402
-                         prepare_compiled, prepare_placed, ratio_cells, reproduce_command,
-                         results_name, side_by_side, write_result)
+from bench_utils import (JAXMARL_PQN_VDN_FF_MPE, load_jaxmarl_baseline,  # noqa: E402
+                         markdown_table, placement_label, prepare_compiled, prepare_placed,
+                         ratio_cells, reproduce_command, results_name, side_by_side,
+                         write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite import parallel  # noqa: E402
 from jaxmarl_lite.algorithms import get  # noqa: E402
 from jaxmarl_lite.algorithms.q_learning import PRESETS  # noqa: E402
 
-JAXMARL_SCRIPTS = {"qmix": "qmix_rnn.py", "vdn": "vdn_rnn.py", "iql": "iql_rnn.py"}
+JAXMARL_SCRIPTS = {"qmix": "qmix_rnn.py", "vdn": "vdn_rnn.py", "iql": "iql_rnn.py",
+                   "pqn": "pqn_vdn_ff.py"}
+PQN_ENVS = 256  # pqn_vdn_ff_mpe's NUM_ENVS
 JAXMARL_QL_RNN_MPE = {  # baselines/QLearning/config/alg/ql_rnn_mpe.yaml
     "NUM_ENVS": 8, "NUM_STEPS": 26, "BUFFER_SIZE": 5000, "BUFFER_BATCH_SIZE": 32,
     "HIDDEN_SIZE": 64, "MIXER_EMBEDDING_DIM": 32, "MIXER_HYPERNET_HIDDEN_DIM": 128,
@@ -69,24 +74,33 @@ def buffer_size(num_envs: int) -> int:
 def ours(algo: str, steps: int, seeds: int, num_envs: int):
     env = jl.make("simple_spread")
     module = get(algo)
-    base = PRESETS["jaxmarl_ql_rnn_mpe"]
-    cfg = module.Config(**{**base.to_dict(), "mixer": module.Config().mixer,
-                           "total_timesteps": steps, "num_envs": num_envs,
-                           "eval_episodes": 512, "buffer_size": buffer_size(num_envs)})
-    num_updates = cfg.total_timesteps // (num_envs * env.max_episode_steps)
+    if algo == "pqn":
+        cfg = module.PRESETS["jaxmarl_pqn_vdn_ff_mpe"].replace(
+            total_timesteps=steps, num_envs=num_envs, eval_episodes=512)
+        steps_per_update = num_envs * cfg.num_steps
+    else:
+        base = PRESETS["jaxmarl_ql_rnn_mpe"]
+        cfg = module.Config(**{**base.to_dict(), "mixer": module.Config().mixer,
+                               "total_timesteps": steps, "num_envs": num_envs,
+                               "eval_episodes": 512, "buffer_size": buffer_size(num_envs)})
+        steps_per_update = num_envs * env.max_episode_steps
+    num_updates = cfg.total_timesteps // steps_per_update
     cfg = cfg.replace(eval_every=max(1, num_updates // 20))
     keys = jax.random.split(jax.random.key(0), seeds)
     compile_s, run, placement = prepare_placed(module.make_stages(cfg, env), keys, num_envs,
                                                 DEVICES)
     PLACED[algo, seeds, num_envs] = placement_label(placement)
-    return compile_s, run, num_updates * num_envs * env.max_episode_steps * seeds
+    return compile_s, run, num_updates * steps_per_update * seeds
 
 
 def jaxmarl(root: Path, algo: str, steps: int, seeds: int, num_envs: int):
     module = load_jaxmarl_baseline(root / "baselines" / "QLearning" / JAXMARL_SCRIPTS[algo])
-    config = copy.deepcopy(JAXMARL_QL_RNN_MPE)
-    config.update(TOTAL_TIMESTEPS=steps, NUM_ENVS=num_envs, NUM_SEEDS=seeds,
-                  BUFFER_SIZE=buffer_size(num_envs))
+    if algo == "pqn":
+        config = dict(copy.deepcopy(JAXMARL_PQN_VDN_FF_MPE), NUM_ENVS=num_envs)
+    else:
+        config = dict(copy.deepcopy(JAXMARL_QL_RNN_MPE), NUM_ENVS=num_envs,
+                      BUFFER_SIZE=buffer_size(num_envs))
+    config.update(TOTAL_TIMESTEPS=steps, NUM_SEEDS=seeds)
     env, _ = module.env_from_config(copy.deepcopy(config))
     train = jax.vmap(module.make_train(copy.deepcopy(config), env))
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
@@ -98,7 +112,10 @@ def jaxmarl(root: Path, algo: str, steps: int, seeds: int, num_envs: int):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jaxmarl", type=Path, help="FLAIROx/JaxMARL checkout")
-    parser.add_argument("--algos", nargs="+", default=["qmix", "vdn", "iql"])
+    parser.add_argument("--algos", nargs="+", choices=list(JAXMARL_SCRIPTS),
+                        default=["qmix", "vdn", "iql"],
+                        help="qmix/vdn/iql at ql_rnn_mpe settings; pqn (PQN-VDN) at "
+                             "pqn_vdn_ff_mpe's")
     parser.add_argument("--steps", type=int, default=200_000, help="env steps per seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--large-envs", type=int, default=256)
@@ -115,8 +132,10 @@ def main():
     DEVICES = args.devices
     parallel.use_cpu_devices(1 if args.devices == 1 else None)  # before JAX starts
 
-    runs = [(a, s, 8) for a in args.algos for s in (args.seeds if a == "qmix" else [1])]
-    runs.append(("qmix", 1, args.large_envs))
+    runs = [(a, s, PQN_ENVS if a == "pqn" else 8) for a in args.algos
+            for s in (args.seeds if a in ("qmix", "pqn") else [1])]
+    if "qmix" in args.algos:
+        runs.append(("qmix", 1, args.large_envs))
     rows, records = [], []
     for algo, seeds, num_envs in runs:
         steps = args.steps if seeds <= 8 else max(args.steps // 4, 50_000)
@@ -132,7 +151,8 @@ def main():
                                 "compile s (ours / JaxMARL)"], rows)
         write_result(args.name,  # after every row, so a cut-off run keeps its rows
                      {"runs": records, "args": {k: str(v) for k, v in vars(args).items()}},
-                     "# Q-learning training-loop speed (simple_spread, ql_rnn_mpe settings)\n\n"
+                     "# Q-learning training-loop speed (simple_spread, JaxMARL's ql_rnn_mpe / "
+                     "pqn_vdn_ff_mpe settings)\n\n"
                      + table + "\nReproduce: "
                      f"`{reproduce_command('compare_ql_speed.py', args.jaxmarl)}`\n")
     print(table)

@@ -35,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench_utils import (RESULTS, load_jaxmarl_baseline, machine_info, markdown_table,  # noqa: E402
-                         placement_label, random_returns, time_compiled_output, write_result)
+from bench_utils import (JAXMARL_PQN_VDN_FF_MPE, RESULTS, load_jaxmarl_baseline,  # noqa: E402
+                         machine_info, markdown_table, placement_label, random_returns,
+                         time_compiled_output, write_result)
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite import parallel  # noqa: E402
@@ -46,14 +47,6 @@ from jaxmarl_lite.algorithms._common.training import init_seeds  # noqa: E402
 from jaxmarl_lite.plotting import plot_curves  # noqa: E402
 from jaxmarl_lite.stats import mean_ci  # noqa: E402
 
-JAXMARL_PQN_VDN_FF_MPE = {  # baselines/QLearning/config/alg/pqn_vdn_ff_mpe.yaml
-    "NUM_ENVS": 256, "NUM_STEPS": 16, "MEMORY_WINDOW": 0, "HIDDEN_SIZE": 256, "NUM_LAYERS": 2,
-    "NORM_INPUTS": False, "NORM_TYPE": "layer_norm", "EPS_START": 1.0, "EPS_FINISH": 0.1,
-    "EPS_DECAY": 0.1, "MAX_GRAD_NORM": 1, "NUM_MINIBATCHES": 16, "NUM_EPOCHS": 4, "LR": 0.0005,
-    "LR_LINEAR_DECAY": False, "GAMMA": 0.9, "LAMBDA": 0.3, "ENV_NAME": "MPE_simple_spread_v3",
-    "ENV_KWARGS": {}, "TEST_DURING_TRAINING": True, "TEST_INTERVAL": 0.05, "TEST_NUM_STEPS": 30,
-    "TEST_NUM_ENVS": 512, "WANDB_MODE": "disabled",
-}
 EPISODE_STEPS = 25  # our simple_spread's episode length
 
 
