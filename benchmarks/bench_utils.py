@@ -194,6 +194,16 @@ def write_result(name: str, payload: Dict[str, Any], markdown: str | None = None
     return path
 
 
+def publish_table(name: str, script: str, title: str, table: str, note: str,
+                  records: list) -> None:
+    """Print and write a result: ``# title``, the table, ``note`` and the command that
+    reproduces it (``records`` and the command go to the JSON)."""
+    command = reproduce_command(script)
+    md = f"# {title}\n\n{table}\n\n{note} Reproduce: `{command}`\n"
+    print(md)
+    write_result(name, {"records": records, "command": command}, md)
+
+
 def side_by_side(ours, reference, ref_path, algo, steps, seeds, num_envs,
                  repeats: int = 1) -> Dict[str, Any]:
     """Time ``ours`` and (when ``ref_path`` is given) the reference implementation on the same

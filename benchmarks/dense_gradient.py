@@ -10,12 +10,21 @@ first; the best run of each side counts, and the pair ratios show the machine's 
 
     python benchmarks/dense_gradient.py
     python benchmarks/dense_gradient.py --rows ippo_ff pqn --seeds 8 --repeats 6
+
+``--forms`` times the kernel gradient's forms alone instead (each of
+``networks.KERNEL_GRAD_FORMS`` that applies, on the layer shapes of those loops and a few
+edges of the rule, one CPU device; ``jax.lax.fori_loop`` of 100 calls, best of
+``--repeats`` alternating runs), to check :func:`networks.kernel_grad_form`'s rule on
+another machine::
+
+    python benchmarks/dense_gradient.py --forms --name dense_gradient_forms
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,21 +43,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=count(1), default=4)
     parser.add_argument("--devices", type=count(1), default=None,
                         help="CPU devices (default: one per core)")
+    parser.add_argument("--forms", action="store_true",
+                        help="time the kernel gradient's forms alone (not the loops)")
     parser.add_argument("--name", type=results_name, default="dense_gradient",
                         help="results file name in benchmarks/results")
     return parser.parse_args()
 
 
 ARGS = parse_args() if __name__ == "__main__" else None
-parallel.use_cpu_devices(ARGS.devices if ARGS else None)  # before JAX starts
+parallel.use_cpu_devices(1 if ARGS and ARGS.forms else ARGS.devices if ARGS else None)
 
 import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench_utils import (loop_config, loop_env_steps, markdown_table,  # noqa: E402
-                         placement_label, prepare_placed, reproduce_command, side_by_side,
-                         write_result)
+                         placement_label, prepare_placed, publish_table, side_by_side)
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite.algorithms._common import networks  # noqa: E402
@@ -92,8 +102,70 @@ def loop(factory):
     return build
 
 
+# rows x inputs x outputs of the loops' layers (minibatch rows at JaxMARL's settings) and
+# edges of the rule
+FORM_SHAPES = {
+    "IPPO-FF input / hidden / policy head (1536 rows)": [(1536, 18, 64), (1536, 64, 64),
+                                                        (1536, 64, 5)],
+    "PQN input / hidden / head (768 rows)": [(768, 21, 256), (768, 256, 256), (768, 256, 5)],
+    "QMIX agent input / head (2496 rows)": [(2496, 21, 64), (2496, 64, 5)],
+    "edges": [(6144, 64, 5), (4096, 64, 64), (1024, 64, 128), (768, 64, 64)],
+}
+
+
+def time_form(form, x, g, calls: int = 100):
+    """Seconds per call of ``form(x, g)`` in a compiled loop of ``calls`` calls (each call's
+    input depends on the previous result, so none is hoisted or skipped)."""
+    import jax.numpy as jnp
+
+    @jax.jit
+    def many(x, g):
+        def body(_, acc):
+            return acc + form(x + acc[0, 0] * 0.0, g)
+        return jax.lax.fori_loop(0, calls, body, jnp.zeros((x.shape[1], g.shape[1])))
+
+    jax.block_until_ready(many(x, g))
+
+    def run():
+        t0 = time.perf_counter()
+        jax.block_until_ready(many(x, g))
+        return (time.perf_counter() - t0) / calls
+
+    return run
+
+
+def main_forms(args):
+    names = list(networks.KERNEL_GRAD_FORMS)
+    records, rows = [], []
+    for group, shapes in FORM_SHAPES.items():
+        for rows_, d, k in shapes:
+            x = jax.random.normal(jax.random.key(0), (rows_, d))
+            g = jax.random.normal(jax.random.key(1), (rows_, k))
+            runs = {n: time_form(f, x, g) for n, f in networks.KERNEL_GRAD_FORMS.items()
+                    if n != "halves" or rows_ % 2 == 0}
+            best = {n: float("inf") for n in runs}
+            for _ in range(args.repeats):
+                for n, run in runs.items():
+                    best[n] = min(best[n], run())
+            chosen = networks.kernel_grad_form(rows_, d, k)
+            rec = dict(group=group, shape=[rows_, d, k], chosen=chosen,
+                       us={n: t * 1e6 for n, t in best.items()})
+            records.append(rec)
+            rows.append([group, f"[{rows_}, {d}]^T [{rows_}, {k}]", chosen,
+                         *[f"{rec['us'][n]:.1f}" if n in rec["us"] else "-" for n in names],
+                         f"{best['product'] / best[chosen]:.2f}x"])
+            print(rows[-1], flush=True)
+    table = markdown_table(["layers", "x^T g", "CPU form", *[f"{n} us" for n in names],
+                            "chosen vs product"], rows)
+    publish_table(args.name, "dense_gradient.py",
+                  "Dense layers' kernel gradient: its forms alone", table, f"Microseconds per call, best of {args.repeats} alternating runs of "
+                  "100 calls each, one CPU device.", records)
+
+
 def main():
     args = ARGS
+    if args.forms:
+        return main_forms(args)
     records, rows = [], []
     for name in args.rows:
         steps = LOOP_ROWS[name][3]
@@ -110,12 +182,10 @@ def main():
         print(rows[-1], flush=True)
     table = markdown_table([f"loop ({args.seeds} seed{'s' * (args.seeds > 1)})", "placement",
                             "networks.dense", "flax nn.Dense", "ratio", "pairs"], rows)
-    command = reproduce_command("dense_gradient.py")
-    md = (f"# Dense layers' kernel gradient: ours vs autodiff's\n\n{table}\n\nEnv-steps/s (all "
-          f"seeds), best of {args.repeats} alternating runs per side after compiling both "
-          f"(simple_spread, JaxMARL's settings). Reproduce: `{command}`\n")
-    print(md)
-    write_result(args.name, {"records": records, "command": command}, md)
+    publish_table(args.name, "dense_gradient.py", "Dense layers' kernel gradient: ours vs "
+                  "autodiff's", table, f"Env-steps/s (all seeds), best of {args.repeats} "
+                  "alternating runs per side after compiling both (simple_spread, JaxMARL's "
+                  "settings).", records)
 
 
 if __name__ == "__main__":

@@ -48,8 +48,7 @@ parallel.use_cpu_devices(ARGS.seeds if ARGS else 1)  # one device per seed, both
 import jax  # noqa: E402
 
 from bench_utils import (loop_config, loop_env_steps, markdown_table,  # noqa: E402
-                         prepare_compiled, prepare_placed, reproduce_command, side_by_side,
-                         write_result)
+                         prepare_compiled, prepare_placed, publish_table, side_by_side)
 
 import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite.algorithms._common.training import (TrainResult, init_seeds,  # noqa: E402
@@ -102,12 +101,10 @@ def main():
                  f"partitioned jax.vmap(train), {n} keys")
     table = markdown_table([f"loop ({where})", "env steps / seed", "unbatched (CLI)", reference,
                             "ratio"], rows)
-    command = reproduce_command("single_seed.py")
-    md = (f"# {'One seed' if n == 1 else 'One seed per device'}: unbatched update vs a size-1 "
-          f"vmap\n\n{table}\n\nEnv-steps/s (all seeds), best of {args.repeats} alternating "
-          f"runs per side after compiling both. Reproduce: `{command}`\n")
-    print(md)
-    write_result(args.name, {"records": records, "command": command}, md)
+    publish_table(args.name, "single_seed.py",
+                  f"{'One seed' if n == 1 else 'One seed per device'}: unbatched update vs a "
+                  "size-1 vmap", table, f"Env-steps/s (all seeds), best of {args.repeats} "
+                  "alternating runs per side after compiling both.", records)
 
 
 if __name__ == "__main__":

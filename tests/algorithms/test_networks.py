@@ -153,19 +153,25 @@ def test_a_trained_comm_policy_uses_its_messages():
         mappo.Config(comm="loud")
 
 
-# rows x inputs x outputs: narrow kernels (multiply-reduce on CPU), small kernels over
-# 1024-4096 rows (two half-sums), and shapes left to the plain product (too many rows, a
-# large kernel, an odd row count)
-KERNEL_SHAPES = [(1536, 64, 5), (300, 7, 3), (1536, 64, 64), (1030, 21, 64), (1536, 64, 1),
-                 (4098, 8, 4), (1024, 64, 128), (1535, 16, 16)]
+# rows x inputs x outputs -> the CPU form: narrow kernels (multiply-reduce), small kernels
+# over 1024-4096 rows (two half-sums, one output included), and shapes left to the plain
+# product (too many rows, a large kernel, an odd row count)
+KERNEL_SHAPES = [((1536, 64, 5), "multiply_reduce"), ((300, 7, 3), "multiply_reduce"),
+                 ((1536, 64, 64), "halves"), ((1030, 21, 64), "halves"),
+                 ((1536, 64, 1), "halves"), ((4098, 8, 4), "product"),
+                 ((1024, 64, 128), "product"), ((1535, 16, 16), "product")]
 
 
-@pytest.mark.parametrize("rows,d,k", KERNEL_SHAPES)
-def test_kernel_grad_is_the_rows_sum_in_every_form(rows, d, k):
+@pytest.mark.parametrize("shape,form", KERNEL_SHAPES)
+def test_kernel_grad_is_the_rows_sum_in_every_form(shape, form):
+    rows, d, k = shape
+    assert networks.kernel_grad_form(rows, d, k) == form
     x = jax.random.normal(jax.random.key(0), (rows, d))
     g = jax.random.normal(jax.random.key(1), (rows, k))
     want = np.asarray(x, np.float64).T @ np.asarray(g, np.float64)
-    for f in (networks.kernel_grad, networks._kernel_grad_cpu):
+    forms = [f for name, f in networks.KERNEL_GRAD_FORMS.items()
+             if name != "halves" or rows % 2 == 0]
+    for f in (networks.kernel_grad, networks._kernel_grad_cpu, *forms):
         got = jax.jit(f)(x, g)
         assert got.shape == (d, k) and got.dtype == jnp.float32
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)

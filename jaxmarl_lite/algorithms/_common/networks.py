@@ -111,7 +111,7 @@ def kernel_grad(x: jax.Array, g: jax.Array) -> jax.Array:
     """A dense layer's kernel gradient ``x^T g`` (``x [M, D]``, ``g [M, K]`` -> ``[D, K]``),
     a sum over the ``M`` rows.
 
-    On CPU (:func:`_kernel_grad_cpu`) small kernels over many rows take another form of the
+    On CPU (:func:`kernel_grad_form`) small kernels over many rows take another form of the
     same sum; elsewhere it is the plain product. Why: XLA:CPU runs a product that contracts
     the rows of both operands (not a YNNPACK fusion) at 20-25 GMAC/s on the 2-core Xeon of
     our benchmarks, against ~50 for the forward ``[M, D] @ [D, K]``, and a kernel with
@@ -124,30 +124,53 @@ def _kernel_grad_product(x, g):
     return jax.lax.dot_general(x, g, _ROWS)
 
 
-def _kernel_grad_cpu(x, g):
-    """``x^T g`` by the measured-faster form for the shape (decided at trace time):
+def _kernel_grad_multiply_reduce(x, g):
+    """``x^T g`` as one multiply-reduce fusion (for kernels with a few outputs)."""
+    return (x[:, :, None] * g[:, None, :]).sum(0)
 
-    - 2-8 outputs, at most 4096 rows: one multiply-reduce fusion (1.2-2.9x the product at
-      768-1536 rows and 21-256 inputs, 1.0-2.4x with 4 seeds vmapped; slower from ~6k rows
-      with <= 64 inputs);
-    - a kernel of at most 4096 entries over 1024-4096 rows (even): two half-sums as one
-      batched product, added (1.1-1.6x at ``[1536, 64]^T [1536, 64]``, seeds vmapped or
-      not; 0.7-1.2x at other shapes of this window, so it stands on the loops' totals);
-    - otherwise the product.
 
-    In the training loops (2-core Xeon, alternating runs, ``benchmarks/dense_gradient.py``):
-    8 seeds of IPPO-FF at JaxMARL's settings 1.15-1.21x in three measurements; single-seed
-    IPPO-FF, QMIX, PQN and recurrent MAPPO 0.93-1.21x, inside the machine's drift (see
-    docs/benchmarks.md)."""
+def _kernel_grad_halves(x, g):
+    """``x^T g`` as the two halves of the rows in one batched product, added (even rows)."""
     rows, d = x.shape
-    k = g.shape[1]
+    halves = jnp.einsum("hmd,hmk->hdk", x.reshape(2, rows // 2, d),
+                        g.reshape(2, rows // 2, g.shape[1]))
+    return halves.sum(0)
+
+
+KERNEL_GRAD_FORMS = {"product": _kernel_grad_product,
+                     "multiply_reduce": _kernel_grad_multiply_reduce,
+                     "halves": _kernel_grad_halves}
+"""The forms of ``x^T g`` that :func:`kernel_grad_form` picks from on CPU."""
+
+
+def kernel_grad_form(rows: int, d: int, k: int) -> str:
+    """The CPU form of the kernel gradient of ``rows`` rows, ``d`` inputs, ``k`` outputs (a
+    key of :data:`KERNEL_GRAD_FORMS`; decided at trace time from static shapes):
+
+    - 2-8 outputs, at most 4096 rows: ``multiply_reduce`` (1.2-2.9x the product at 768-1536
+      rows and 21-256 inputs, 1.0-2.4x with 4 seeds vmapped; slower from ~6k rows with
+      <= 64 inputs);
+    - a kernel of at most 4096 entries over 1024-4096 rows (even): ``halves`` (1.1-1.6x at
+      ``[1536, 64]^T [1536, 64]``, seeds vmapped or not; 0.7-1.2x at other shapes of this
+      window, so it stands on the loops' totals);
+    - otherwise the ``product``.
+
+    The ratios are the 2-core Xeon's (``python benchmarks/dense_gradient.py --forms`` times
+    the forms alone on any machine; ``benchmarks/results/dense_gradient_forms.md``: the
+    picked form 0.98-2.58x the product on the loops' layer shapes). In the training loops (alternating runs,
+    ``benchmarks/dense_gradient.py``): 8 seeds of IPPO-FF at JaxMARL's settings 1.15-1.21x in
+    three measurements; single-seed IPPO-FF, QMIX, PQN and recurrent MAPPO 0.93-1.21x,
+    inside the machine's drift (see docs/benchmarks.md)."""
     if 1 < k <= 8 and rows <= 4096:
-        return (x[:, :, None] * g[:, None, :]).sum(0)
+        return "multiply_reduce"
     if d * k <= 4096 and 1024 <= rows <= 4096 and rows % 2 == 0:
-        halves = jnp.einsum("hmd,hmk->hdk", x.reshape(2, rows // 2, d),
-                            g.reshape(2, rows // 2, k))
-        return halves.sum(0)
-    return _kernel_grad_product(x, g)
+        return "halves"
+    return "product"
+
+
+def _kernel_grad_cpu(x, g):
+    """``x^T g`` in the form :func:`kernel_grad_form` picks for the shapes."""
+    return KERNEL_GRAD_FORMS[kernel_grad_form(*x.shape, g.shape[1])](x, g)
 
 
 class MLP(nn.Module):
