@@ -158,8 +158,9 @@ def main_forms(args):
     table = markdown_table(["layers", "x^T g", "CPU form", *[f"{n} us" for n in names],
                             "chosen vs product"], rows)
     publish_table(args.name, "dense_gradient.py",
-                  "Dense layers' kernel gradient: its forms alone", table, f"Microseconds per call, best of {args.repeats} alternating runs of "
-                  "100 calls each, one CPU device.", records)
+                  "Dense layers' kernel gradient: its forms alone", table,
+                  f"Microseconds per call, best of {args.repeats} alternating runs of 100 "
+                  "calls each, one CPU device.", records)
 
 
 def main():

@@ -157,10 +157,10 @@ def kernel_grad_form(rows: int, d: int, k: int) -> str:
 
     The ratios are the 2-core Xeon's (``python benchmarks/dense_gradient.py --forms`` times
     the forms alone on any machine; ``benchmarks/results/dense_gradient_forms.md``: the
-    picked form 0.98-2.58x the product on the loops' layer shapes). In the training loops (alternating runs,
-    ``benchmarks/dense_gradient.py``): 8 seeds of IPPO-FF at JaxMARL's settings 1.15-1.21x in
-    three measurements; single-seed IPPO-FF, QMIX, PQN and recurrent MAPPO 0.93-1.21x,
-    inside the machine's drift (see docs/benchmarks.md)."""
+    picked form 0.98-2.58x the product on the loops' layer shapes). In the training loops
+    (alternating runs, ``benchmarks/dense_gradient.py``): 8 seeds of IPPO-FF at JaxMARL's
+    settings 1.15-1.21x in three measurements; single-seed IPPO-FF, QMIX, PQN and recurrent
+    MAPPO 0.93-1.21x, inside the machine's drift (see docs/benchmarks.md)."""
     if 1 < k <= 8 and rows <= 4096:
         return "multiply_reduce"
     if d * k <= 4096 and 1024 <= rows <= 4096 and rows % 2 == 0:
