@@ -55,6 +55,7 @@ parallel.use_cpu_devices(1 if ARGS and ARGS.forms else ARGS.devices if ARGS else
 
 import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench_utils import (loop_config, loop_env_steps, markdown_table,  # noqa: E402
@@ -116,8 +117,6 @@ FORM_SHAPES = {
 def time_form(form, x, g, calls: int = 100):
     """Seconds per call of ``form(x, g)`` in a compiled loop of ``calls`` calls (each call's
     input depends on the previous result, so none is hoisted or skipped)."""
-    import jax.numpy as jnp
-
     @jax.jit
     def many(x, g):
         def body(_, acc):

@@ -57,20 +57,22 @@ from jaxmarl_lite.algorithms._common.training import (TrainResult, init_seeds,  
 
 def unbatched(name, steps, seeds, num_envs):
     module, cfg = loop_config(name, steps)
-    stages = module.make_stages(cfg, jl.make("simple_spread"))
+    env = jl.make("simple_spread")
+    stages = module.make_stages(cfg, env)
     compile_s, run, _ = prepare_placed(stages, jax.random.split(jax.random.key(0), seeds),
                                        cfg.num_envs, devices=seeds, shard="seeds")
-    return compile_s, run, loop_env_steps(stages, cfg, jl.make("simple_spread"), seeds)
+    return compile_s, run, loop_env_steps(stages, cfg, env, seeds)
 
 
 def vmapped(_, name, steps, seeds, num_envs):
     module, cfg = loop_config(name, steps)
-    stages = module.make_stages(cfg, jl.make("simple_spread"))
+    env = jl.make("simple_spread")
+    stages = module.make_stages(cfg, env)
     carry = init_seeds(stages, jax.random.split(jax.random.key(0), seeds))
     if seeds == 1:
         compile_s, run = prepare_compiled(
             jax.vmap(lambda c: run_updates(stages, c, stages.num_updates)), carry)
-        return compile_s, run, loop_env_steps(stages, cfg, jl.make("simple_spread"), seeds)
+        return compile_s, run, loop_env_steps(stages, cfg, env, seeds)
     placement = parallel.make_placement(seeds, cfg.num_envs, seeds, "seeds")
     carry = parallel.place(carry, placement)
     sharding = placement.shardings(carry)
@@ -79,7 +81,7 @@ def vmapped(_, name, steps, seeds, num_envs):
                      in_shardings=(sharding,),
                      out_shardings=TrainResult(sharding, placement.replicated()))
         compile_s, run = prepare_compiled(fn, carry)
-    return compile_s, run, loop_env_steps(stages, cfg, jl.make("simple_spread"), seeds)
+    return compile_s, run, loop_env_steps(stages, cfg, env, seeds)
 
 
 def main():
