@@ -20,6 +20,11 @@ installed (e.g. a separate virtualenv)::
 
 Without ``--jaxmarl`` only our side runs.
 
+``--no-learning`` (qmix/vdn/iql): both sides run with ``learning_starts`` past the run's
+end, so only the rollouts, replay writes and greedy tests are timed; against the same
+command without it, the difference is the learning step's share of each side's update
+(docs/benchmarks.md has the split).
+
 Placement: ours runs as the CLI runs it, on one CPU device per core with the default
 placement (:func:`jaxmarl_lite.parallel.make_placement`: the seeds split over the devices
 when they divide; ``--devices 1`` for one device); JaxMARL as its users run it, on the
@@ -64,6 +69,7 @@ JAXMARL_QL_RNN_MPE = {  # baselines/QLearning/config/alg/ql_rnn_mpe.yaml
 
 PLACED: dict = {}  # (algo, seeds, num_envs) -> placement label of our run
 DEVICES = None  # our devices (None: all)
+LEARN = True  # False: learning_starts past the run's end on both sides (--no-learning)
 
 
 def buffer_size(num_envs: int) -> int:
@@ -83,6 +89,9 @@ def ours(algo: str, steps: int, seeds: int, num_envs: int):
         cfg = module.Config(**{**base.to_dict(), "mixer": module.Config().mixer,
                                "total_timesteps": steps, "num_envs": num_envs,
                                "eval_episodes": 512, "buffer_size": buffer_size(num_envs)})
+        if not LEARN:
+            # the largest the config allows: at most the last update learns
+            cfg = cfg.replace(learning_starts=steps - 1)
         steps_per_update = num_envs * env.max_episode_steps
     num_updates = cfg.total_timesteps // steps_per_update
     cfg = cfg.replace(eval_every=max(1, num_updates // 20))
@@ -101,6 +110,8 @@ def jaxmarl(root: Path, algo: str, steps: int, seeds: int, num_envs: int):
         config = dict(copy.deepcopy(JAXMARL_QL_RNN_MPE), NUM_ENVS=num_envs,
                       BUFFER_SIZE=buffer_size(num_envs))
     config.update(TOTAL_TIMESTEPS=steps, NUM_SEEDS=seeds)
+    if not LEARN:
+        config["LEARNING_STARTS"] = steps + 1
     env, _ = module.env_from_config(copy.deepcopy(config))
     train = jax.vmap(module.make_train(copy.deepcopy(config), env))
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
@@ -125,11 +136,17 @@ def main():
                         help="timed runs per side, alternating ours / JaxMARL; best counts")
     parser.add_argument("--name", type=results_name, default="compare_ql_speed",
                         help="results file name in benchmarks/results")
+    parser.add_argument("--no-learning", action="store_true",
+                        help="qmix/vdn/iql with learning_starts past the run's end on both "
+                             "sides: rollouts, replay writes and greedy tests alone")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
-    global DEVICES
-    DEVICES = args.devices
+    if args.no_learning and "pqn" in args.algos:
+        parser.error("--no-learning applies to the replay loops (qmix, vdn, iql); PQN learns "
+                     "on every rollout")
+    global DEVICES, LEARN
+    DEVICES, LEARN = args.devices, not args.no_learning
     parallel.use_cpu_devices(1 if args.devices == 1 else None)  # before JAX starts
 
     runs = [(a, s, PQN_ENVS if a == "pqn" else 8) for a in args.algos
@@ -152,7 +169,8 @@ def main():
         write_result(args.name,  # after every row, so a cut-off run keeps its rows
                      {"runs": records, "args": {k: str(v) for k, v in vars(args).items()}},
                      "# Q-learning training-loop speed (simple_spread, JaxMARL's ql_rnn_mpe / "
-                     "pqn_vdn_ff_mpe settings)\n\n"
+                     "pqn_vdn_ff_mpe settings" + (", learning off" if args.no_learning else "")
+                     + ")\n\n"
                      + table + "\nReproduce: "
                      f"`{reproduce_command('compare_ql_speed.py', args.jaxmarl)}`\n")
     print(table)

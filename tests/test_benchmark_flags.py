@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
      "'mappo_ff64')"),
     ("compare_ql_speed.py", ["--algos", "qmx"],
      "invalid choice: 'qmx' (choose from 'qmix', 'vdn', 'iql', 'pqn')"),
+    ("compare_ql_speed.py", ["--algos", "pqn", "--no-learning"],
+     "--no-learning applies to the replay loops (qmix, vdn, iql)"),
     ("dense_gradient.py", ["--forms", "--repeats", "0"], "--repeats"),
     ("dense_gradient.py", ["--forms", "--name", "../elsewhere"], "a file name"),
 ])
