@@ -20,10 +20,10 @@ installed (e.g. a separate virtualenv)::
 
 Without ``--jaxmarl`` only our side runs.
 
-``--no-learning`` (qmix/vdn/iql): both sides run with ``learning_starts`` past the run's
-end, so only the rollouts, replay writes and greedy tests are timed; against the same
-command without it, the difference is the learning step's share of each side's update
-(docs/benchmarks.md has the split).
+``--no-learning`` (qmix/vdn/iql): both sides run with ``learning_starts`` at the run's end
+(ours: at most its last update learns; JaxMARL's: none), so the rollouts, replay writes and
+greedy tests are timed alone; against the same command without it, the difference is the
+learning step's share of each side's update (docs/benchmarks.md has the split).
 
 Placement: ours runs as the CLI runs it, on one CPU device per core with the default
 placement (:func:`jaxmarl_lite.parallel.make_placement`: the seeds split over the devices
