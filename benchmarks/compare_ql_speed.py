@@ -69,7 +69,7 @@ JAXMARL_QL_RNN_MPE = {  # baselines/QLearning/config/alg/ql_rnn_mpe.yaml
 
 PLACED: dict = {}  # (algo, seeds, num_envs) -> placement label of our run
 DEVICES = None  # our devices (None: all)
-LEARN = True  # False: learning_starts past the run's end on both sides (--no-learning)
+LEARN = True  # False: learning_starts at the run's end on both sides (--no-learning)
 
 
 def buffer_size(num_envs: int) -> int:
@@ -137,7 +137,7 @@ def main():
     parser.add_argument("--name", type=results_name, default="compare_ql_speed",
                         help="results file name in benchmarks/results")
     parser.add_argument("--no-learning", action="store_true",
-                        help="qmix/vdn/iql with learning_starts past the run's end on both "
+                        help="qmix/vdn/iql with learning_starts at the run's end on both "
                              "sides: rollouts, replay writes and greedy tests alone")
     args = parser.parse_args()
     if args.repeats < 1:

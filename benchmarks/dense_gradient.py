@@ -140,8 +140,8 @@ def main_forms(args):
         for rows_, d, k in shapes:
             x = jax.random.normal(jax.random.key(0), (rows_, d))
             g = jax.random.normal(jax.random.key(1), (rows_, k))
-            runs = {n: time_form(f, x, g) for n, f in networks.KERNEL_GRAD_FORMS.items()
-                    if n != "halves" or rows_ % 2 == 0}
+            runs = {n: time_form(f, x, g)
+                    for n, f in networks.kernel_grad_forms_for(rows_).items()}
             best = {n: float("inf") for n in runs}
             for _ in range(args.repeats):
                 for n, run in runs.items():

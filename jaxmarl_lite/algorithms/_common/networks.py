@@ -143,6 +143,12 @@ KERNEL_GRAD_FORMS = {"product": _kernel_grad_product,
 """The forms of ``x^T g`` that :func:`kernel_grad_form` picks from on CPU."""
 
 
+def kernel_grad_forms_for(rows: int) -> dict:
+    """The forms of :data:`KERNEL_GRAD_FORMS` that apply to ``rows`` rows (``halves`` needs
+    an even count)."""
+    return {name: f for name, f in KERNEL_GRAD_FORMS.items() if name != "halves" or rows % 2 == 0}
+
+
 def kernel_grad_form(rows: int, d: int, k: int) -> str:
     """The CPU form of the kernel gradient of ``rows`` rows, ``d`` inputs, ``k`` outputs (a
     key of :data:`KERNEL_GRAD_FORMS`; decided at trace time from static shapes):
