@@ -54,14 +54,16 @@ LOOP_ROWS = {
 
 
 def loop_config(name: str, steps: int):
-    """``(module, config)`` of :data:`LOOP_ROWS` ``name`` for ``steps`` env steps per seed,
-    in-loop evaluation off."""
+    """``(module, config, env)`` of :data:`LOOP_ROWS` ``name`` for ``steps`` env steps per
+    seed, in-loop evaluation off, on simple_spread."""
+    import jaxmarl_lite as jl
     from jaxmarl_lite.algorithms import get
 
     algo, preset, overrides, _ = LOOP_ROWS[name]
     module = get(algo)
     cfg = module.PRESETS[preset] if preset else module.Config()
-    return module, cfg.replace(total_timesteps=steps, eval_every=10**9, **overrides)
+    return (module, cfg.replace(total_timesteps=steps, eval_every=10**9, **overrides),
+            jl.make("simple_spread"))
 
 
 def loop_env_steps(stages, cfg, env, seeds: int) -> int:

@@ -61,7 +61,6 @@ import numpy as np  # noqa: E402
 from bench_utils import (loop_config, loop_env_steps, markdown_table,  # noqa: E402
                          placement_label, prepare_placed, publish_table, side_by_side)
 
-import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite.algorithms._common import networks  # noqa: E402
 
 PLACED: dict = {}  # row -> placement label
@@ -91,8 +90,7 @@ def dense_layers(factory):
 
 def loop(factory):
     def build(name, steps, seeds, _):
-        module, cfg = loop_config(name, steps)
-        env = jl.make("simple_spread")
+        module, cfg, env = loop_config(name, steps)
         with dense_layers(factory):
             stages = module.make_stages(cfg, env)
             compile_s, run, placement = prepare_placed(

@@ -50,14 +50,12 @@ import jax  # noqa: E402
 from bench_utils import (loop_config, loop_env_steps, markdown_table,  # noqa: E402
                          prepare_compiled, prepare_placed, publish_table, side_by_side)
 
-import jaxmarl_lite as jl  # noqa: E402
 from jaxmarl_lite.algorithms._common.training import (TrainResult, init_seeds,  # noqa: E402
                                                       run_updates, run_updates_seeds)
 
 
 def unbatched(name, steps, seeds, num_envs):
-    module, cfg = loop_config(name, steps)
-    env = jl.make("simple_spread")
+    module, cfg, env = loop_config(name, steps)
     stages = module.make_stages(cfg, env)
     compile_s, run, _ = prepare_placed(stages, jax.random.split(jax.random.key(0), seeds),
                                        cfg.num_envs, devices=seeds, shard="seeds")
@@ -65,8 +63,7 @@ def unbatched(name, steps, seeds, num_envs):
 
 
 def vmapped(_, name, steps, seeds, num_envs):
-    module, cfg = loop_config(name, steps)
-    env = jl.make("simple_spread")
+    module, cfg, env = loop_config(name, steps)
     stages = module.make_stages(cfg, env)
     carry = init_seeds(stages, jax.random.split(jax.random.key(0), seeds))
     if seeds == 1:
